@@ -1,0 +1,354 @@
+"""Rewrite a Keras model so that every ReLU follows a backward rule.
+
+`rewrite(model, rule)` returns a new Functional model in which every ReLU
+(`ReLU` and `LeakyReLU` layers, `Activation("relu")`, fused
+`activation="relu"`/`"relu6"`/`"leaky_relu"` in Conv/Dense layers,
+`keras.ops.relu` in a functional graph, inside nested models too) is a
+`kerasviz.rules.RuleReLU`. The user's model is left as it was: its weights,
+layers, activations and gradients do not change.
+
+Weights are shared, not copied: layers without a ReLU are reused as they are,
+and a layer with a fused ReLU is re-created with a linear activation on the
+*same* variables, followed by a `RuleReLU`. So the rewrite costs no memory
+for weights and sees a model that keeps training.
+
+Example:
+
+```python
+import keras
+import kerasviz as kv
+
+model = keras.Sequential([
+    keras.Input((8, 8, 3)),
+    keras.layers.Conv2D(4, 3, activation="relu"),
+    keras.layers.Flatten(),
+    keras.layers.Dense(5, activation="softmax"),
+])
+guided = kv.rewrite(model, "guided")
+print(guided.kerasviz_report)
+```
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import types
+import warnings
+from typing import Literal
+
+import keras
+from keras.src.ops import nn as keras_nn_ops
+
+from kerasviz import rules as rules_lib
+from kerasviz.errors import UnsupportedActivationError, UnsupportedModelError
+
+OnUnsupported = Literal["error", "warn", "keep"]
+_ON_UNSUPPORTED = ("error", "warn", "keep")
+
+_RELU_FUNCTIONS = {
+    keras.activations.relu: {},
+    keras.activations.relu6: {"max_value": 6.0},
+    keras.activations.leaky_relu: {"negative_slope": 0.2},
+}
+_LINEAR_FUNCTIONS = (keras.activations.linear, None)
+_SOFTMAX_FUNCTIONS = (keras.activations.softmax,)
+_UNSUPPORTED_OPS = tuple(
+    getattr(keras_nn_ops, name)
+    for name in ("Silu", "Gelu", "Elu", "Selu", "Sigmoid", "Tanh", "Softplus",
+                 "HardSigmoid", "HardSilu", "Mish", "Softsign", "Celu", "Glu")
+    if hasattr(keras_nn_ops, name)
+)
+
+
+@dataclasses.dataclass
+class RewriteReport:
+    """What `rewrite` replaced.
+
+    Attributes:
+        rule: the rule the new ReLUs follow.
+        replaced: counts per kind of ReLU replaced, e.g.
+            `{"fused relu in Conv2D": 13, "ReLU layer": 2}`.
+        softmax_removed: names of the layers whose final softmax was removed.
+        unsupported: `"layer: activation"` for every non-ReLU activation left
+            as it is (its gradient is the ordinary one).
+        nested_models: names of the nested models rewritten recursively.
+        activation_after: for each layer whose fused ReLU was split off, the
+            name of the `RuleReLU` layer that now follows it.
+    """
+
+    rule: str
+    replaced: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    softmax_removed: list[str] = dataclasses.field(default_factory=list)
+    unsupported: list[str] = dataclasses.field(default_factory=list)
+    nested_models: list[str] = dataclasses.field(default_factory=list)
+    activation_after: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def num_replaced(self) -> int:
+        """How many ReLUs now follow the rule."""
+        return sum(self.replaced.values())
+
+    def __str__(self) -> str:
+        lines = [f"kerasviz rewrite, rule {self.rule!r}: {self.num_replaced} ReLUs replaced"]
+        lines += [f"  {count:4d} x {kind}" for kind, count in sorted(self.replaced.items())]
+        if self.softmax_removed:
+            lines.append(f"  softmax removed from: {', '.join(self.softmax_removed)}")
+        if self.nested_models:
+            lines.append(f"  nested models rewritten: {', '.join(self.nested_models)}")
+        if self.unsupported:
+            lines.append(f"  left as they are (ordinary gradient): {', '.join(self.unsupported)}")
+        return "\n".join(lines)
+
+
+def rewrite(
+    model: keras.Model,
+    rule: str = "guided",
+    *,
+    logits: bool = True,
+    on_unsupported: OnUnsupported = "warn",
+) -> keras.Model:
+    """Clone `model` with every ReLU replaced by a `RuleReLU` following `rule`.
+
+    Args:
+        model: a built Functional or Sequential Keras model (nested models
+            inside it are rewritten too).
+        rule: rule name or alias (`kv.RULES`, or one registered with
+            `kv.rules.register`). Defaults to `"guided"`.
+        logits: remove a final softmax (fused in the last layer or a separate
+            `Activation("softmax")`/`Softmax` layer), so that maps are
+            gradients of logits. Defaults to `True`.
+        on_unsupported: what to do about non-ReLU activations (silu, gelu,
+            sigmoid, tanh, elu, PReLU, a softmax inside the net, nested
+            subclassed models): `"error"` raises, `"warn"` warns, `"keep"` is
+            silent. They keep their ordinary gradient. Defaults to `"warn"`.
+
+    Returns:
+        A new Functional `keras.Model` sharing `model`'s variables, with a
+        `kerasviz_report` attribute (a `RewriteReport`).
+
+    Raises:
+        UnknownRuleError: for an unknown rule.
+        UnsupportedModelError: for a subclassed or unbuilt model.
+        UnsupportedActivationError: with `on_unsupported="error"`.
+
+    Example:
+
+    ```python
+    gbp_model = kv.rewrite(model, "gbp")
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = tf.reduce_max(gbp_model(x), axis=-1)
+    gbp_map = tape.gradient(score, x)
+    ```
+    """
+    name = rules_lib.canonical_name(rule)
+    if on_unsupported not in _ON_UNSUPPORTED:
+        raise ValueError(
+            f"on_unsupported must be one of {_ON_UNSUPPORTED}. "
+            f"Received: on_unsupported={on_unsupported!r}"
+        )
+    report = RewriteReport(rule=name)
+    new_model = _Rewriter(name, report).model(model, logits=logits)
+    if report.unsupported:
+        message = (
+            f"kerasviz.rewrite kept the ordinary gradient of these non-ReLU "
+            f"activations: {', '.join(report.unsupported)}. Maps through them "
+            f"are not pure {name!r} maps. Pass on_unsupported='keep' to silence "
+            f"this, or 'error' to refuse such models."
+        )
+        if on_unsupported == "error":
+            raise UnsupportedActivationError(message)
+        if on_unsupported == "warn":
+            warnings.warn(message, stacklevel=2)
+    new_model.kerasviz_report = report
+    return new_model
+
+
+class _Rewriter:
+    """One rewrite: clones models, keeps the report, shares layers once."""
+
+    def __init__(self, rule: str, report: RewriteReport):
+        self.rule = rule
+        self.report = report
+        self._clones: dict[int, object] = {}
+        self._after: dict[int, keras.layers.Layer] = {}
+
+    # -- models -------------------------------------------------------------
+    def model(self, model: keras.Model, *, logits: bool) -> keras.Model:
+        if isinstance(model, keras.Sequential):
+            return self._sequential(model, logits=logits)
+        if _is_functional(model):
+            return self._functional(model, logits=logits)
+        raise UnsupportedModelError(
+            f"kerasviz can rewrite Functional and Sequential models, not a "
+            f"subclassed model ({type(model).__name__}): its call() is Python "
+            f"code whose ReLUs cannot be found. Build the same network with the "
+            f"Functional API, or use kerasviz.rules.RuleReLU layers in place of "
+            f"its ReLUs. Received: model={model.name!r} of type "
+            f"{type(model).__name__}"
+        )
+
+    def _sequential(self, model: keras.Sequential, *, logits: bool) -> keras.Model:
+        if not model.built or not model.inputs:
+            raise UnsupportedModelError(
+                f"The Sequential model {model.name!r} has no known input shape. "
+                f"Start it with keras.Input(shape) or call it on a batch before "
+                f"rewriting it. Received: model={model.name!r} (not built)"
+            )
+        source = model.inputs[0]
+        inputs = keras.Input(batch_shape=source.shape, dtype=source.dtype, name=source.name)
+        outputs = inputs
+        last = len(model.layers) - 1
+        for index, layer in enumerate(model.layers):
+            clone = self._clone(layer, final=logits and index == last)
+            outputs = self._call(clone, outputs)
+        return keras.Model(inputs, outputs, name=model.name)
+
+    def _functional(self, model: keras.Model, *, logits: bool) -> keras.Model:
+        final_ids = {id(t._keras_history.operation) for t in model.outputs} if logits else set()
+        return keras.models.clone_model(
+            model,
+            clone_function=lambda layer: self._clone(layer, final=id(layer) in final_ids),
+            call_function=self._call,
+        )
+
+    # -- layers -------------------------------------------------------------
+    def _call(self, layer, *args, **kwargs):
+        outputs = layer(*args, **kwargs)
+        after = self._after.get(id(layer))
+        if after is not None:
+            _release_shared_weights(layer)
+            outputs = after(outputs)
+        return outputs
+
+    def _clone(self, layer, *, final: bool):
+        if id(layer) not in self._clones:
+            self._clones[id(layer)] = self._replacement(layer, final)
+        return self._clones[id(layer)]
+
+    def _rule_relu(self, kind: str, source, *, name: str | None = None, **options):
+        """A `RuleReLU` standing for `source`'s ReLU, named `name` or after it."""
+        self.report.replaced[kind] += 1
+        dtype = getattr(source, "dtype_policy", None)
+        name = name or (source.name if isinstance(source, keras.layers.Layer) else None)
+        return rules_lib.RuleReLU(self.rule, dtype=dtype, name=name, **options)
+
+    def _replacement(self, layer, final: bool):
+        if isinstance(layer, keras.Model):
+            if isinstance(layer, keras.Sequential) or _is_functional(layer):
+                self.report.nested_models.append(layer.name)
+                return self.model(layer, logits=final)
+            self.report.unsupported.append(
+                f"{layer.name} (subclassed model {type(layer).__name__}, not inspected)"
+            )
+            return layer
+        if isinstance(layer, keras.layers.ReLU):
+            return self._rule_relu(
+                "ReLU layer", layer,
+                max_value=layer.max_value,
+                negative_slope=layer.negative_slope,
+                threshold=layer.threshold,
+            )
+        if isinstance(layer, keras.layers.LeakyReLU):
+            return self._rule_relu("LeakyReLU layer", layer, negative_slope=layer.negative_slope)
+        if isinstance(layer, keras.layers.Softmax):
+            return self._without_softmax(layer) if final else self._unsupported(layer, "softmax")
+        if isinstance(layer, keras_nn_ops.Relu):
+            return self._rule_relu("keras.ops.relu", layer)
+        if isinstance(layer, keras_nn_ops.Relu6):
+            return self._rule_relu("keras.ops.relu6", layer, max_value=6.0)
+        if isinstance(layer, keras_nn_ops.LeakyRelu):
+            return self._rule_relu("keras.ops.leaky_relu", layer, negative_slope=layer.negative_slope)
+        if isinstance(layer, _UNSUPPORTED_OPS):
+            return self._unsupported(layer, type(layer).__name__)
+        if isinstance(layer, (keras.layers.PReLU, keras.layers.ELU)):
+            return self._unsupported(layer, type(layer).__name__)
+        activation = getattr(layer, "activation", None)
+        if isinstance(layer, keras.layers.Activation):
+            return self._activation_layer(layer, activation, final)
+        if activation is None or activation in _LINEAR_FUNCTIONS:
+            return layer
+        if activation in _RELU_FUNCTIONS:
+            twin = _linear_twin(layer)
+            after = self._rule_relu(
+                f"fused {activation.__name__} in {type(layer).__name__}",
+                layer,
+                name=f"{layer.name}_kerasviz_relu",
+                **_RELU_FUNCTIONS[activation],
+            )
+            self._after[id(twin)] = after
+            self.report.activation_after[layer.name] = after.name
+            return twin
+        if activation in _SOFTMAX_FUNCTIONS and final:
+            self.report.softmax_removed.append(layer.name)
+            return _linear_twin(layer)
+        return self._unsupported(layer, getattr(activation, "__name__", repr(activation)))
+
+    def _activation_layer(self, layer, activation, final: bool):
+        if activation in _RELU_FUNCTIONS:
+            return self._rule_relu(
+                f"Activation({activation.__name__!r})", layer, **_RELU_FUNCTIONS[activation]
+            )
+        if activation in _SOFTMAX_FUNCTIONS and final:
+            return self._without_softmax(layer)
+        if activation in _LINEAR_FUNCTIONS:
+            return layer
+        return self._unsupported(layer, getattr(activation, "__name__", repr(activation)))
+
+    def _without_softmax(self, layer):
+        self.report.softmax_removed.append(layer.name)
+        return keras.layers.Identity(name=f"{layer.name}_removed_softmax")
+
+    def _unsupported(self, layer, what: str):
+        self.report.unsupported.append(f"{layer.name} ({what})")
+        return layer
+
+
+def _is_functional(model) -> bool:
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional)
+
+
+def _linear_twin(layer):
+    """Re-create `layer` with a linear activation, on the same variables."""
+    config = layer.get_config()
+    config["activation"] = "linear"
+    try:
+        twin = type(layer).from_config(config)
+    except Exception as err:  # noqa: BLE001 - any failure means "cannot clone"
+        raise UnsupportedModelError(
+            f"kerasviz cannot re-create layer {layer.name!r} "
+            f"({type(layer).__name__}) from its config to split off its fused "
+            f"activation ({err}). Give it activation=None and follow it with a "
+            f"keras.layers.ReLU layer. Received: layer={layer.name!r}"
+        ) from err
+    by_name = {variable.name: variable for variable in layer.weights}
+    if len(by_name) != len(layer.weights):
+        raise UnsupportedModelError(
+            f"Layer {layer.name!r} has several variables of one name, so kerasviz "
+            f"cannot share them with its rewritten twin. Give it activation=None "
+            f"and follow it with a keras.layers.ReLU layer. Received: "
+            f"variables={[v.name for v in layer.weights]}"
+        )
+
+    def add_weight(self, *args, name=None, **kwargs):
+        if name not in by_name:
+            raise UnsupportedModelError(
+                f"While sharing the weights of layer {layer.name!r}, its twin "
+                f"asked for a variable {name!r} the layer does not have. "
+                f"Received: available={sorted(by_name)}"
+            )
+        variable = by_name[name]
+        self._track_variable(variable)
+        return variable
+
+    object.__setattr__(twin, "add_weight", types.MethodType(add_weight, twin))
+    return twin
+
+
+def _release_shared_weights(twin) -> None:
+    """Give the twin back its own `add_weight` once it is built."""
+    if "add_weight" in vars(twin):
+        object.__delattr__(twin, "add_weight")

@@ -1,0 +1,329 @@
+"""Backward rules at a ReLU: saliency, DeconvNet and Guided Backpropagation.
+
+The three rules differ only in the gradient a ReLU passes back. With forward
+`a = relu(z)`, `g` the gradient arriving at `a` and `d = relu'(z)` the ReLU's
+local derivative (its forward mask):
+
+| rule        | gradient passed to `z` |
+|-------------|------------------------|
+| `saliency`  | `g * d` (the ordinary gradient) |
+| `deconvnet` | `max(g, 0)` (backward ReLU only) |
+| `guided`    | `max(g, 0) * d` (both) |
+
+A rule is a function `fn(grad, derivative) -> grad_z`; `register` adds one.
+`RuleReLU` is the Keras layer that applies a rule; `kv.rewrite` puts it in
+place of every ReLU of a model.
+
+Example:
+
+```python
+import numpy as np
+import keras
+import kerasviz as kv
+
+layer = kv.rules.RuleReLU("guided")
+x = keras.ops.convert_to_tensor(np.array([-1.0, 2.0]))
+layer(x)  # forward is an ordinary ReLU: [0., 2.]
+```
+
+References:
+    Nie, Zhang, Patel. A Theoretical Explanation for Perplexing Behaviors of
+    Backpropagation-based Visualizations. ICML 2018.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+import keras
+import tensorflow as tf
+
+from kerasviz.errors import UnknownRuleError
+
+RuleFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+
+RULES: tuple[str, ...] = ("saliency", "deconvnet", "guided")
+
+_ALIASES: dict[str, str] = {
+    "gradient": "saliency",
+    "vanilla": "saliency",
+    "deconv": "deconvnet",
+    "gbp": "guided",
+    "guided_backprop": "guided",
+}
+
+
+def _saliency(grad: tf.Tensor, derivative: tf.Tensor) -> tf.Tensor:
+    return grad * derivative
+
+
+def _deconvnet(grad: tf.Tensor, derivative: tf.Tensor) -> tf.Tensor:
+    del derivative  # DeconvNet ignores the forward pass.
+    return tf.nn.relu(grad)
+
+
+def _guided(grad: tf.Tensor, derivative: tf.Tensor) -> tf.Tensor:
+    return tf.nn.relu(grad) * derivative
+
+
+_REGISTRY: dict[str, RuleFunction] = {
+    "saliency": _saliency,
+    "deconvnet": _deconvnet,
+    "guided": _guided,
+}
+
+
+def known_rules() -> tuple[str, ...]:
+    """Names of every registered rule, built-in ones first."""
+    return tuple(_REGISTRY)
+
+
+def _known_names_text() -> str:
+    names = ", ".join(repr(n) for n in _REGISTRY)
+    aliases = ", ".join(repr(a) for a in _ALIASES)
+    return f"Known rules: {names} (aliases {aliases})"
+
+
+def canonical_name(rule: str) -> str:
+    """The registered name of `rule`, resolving aliases.
+
+    Args:
+        rule: a rule name or alias, e.g. `"gbp"`.
+
+    Returns:
+        The canonical name, e.g. `"guided"`.
+
+    Raises:
+        UnknownRuleError: (a `ValueError`) if no rule has that name.
+
+    Example:
+
+    ```python
+    kv.rules.canonical_name("gbp")  # "guided"
+    ```
+    """
+    if not isinstance(rule, str):
+        raise UnknownRuleError(
+            f"A rule is named by a string. {_known_names_text()}. "
+            f"Received: rule={rule!r}"
+        )
+    name = _ALIASES.get(rule.lower(), rule.lower())
+    if name not in _REGISTRY:
+        raise UnknownRuleError(
+            f"Unknown rule {rule!r}. {_known_names_text()}. "
+            f"Received: rule={rule!r}"
+        )
+    return name
+
+
+def get_rule(rule: str) -> RuleFunction:
+    """The backward function `fn(grad, derivative)` registered as `rule`."""
+    return _REGISTRY[canonical_name(rule)]
+
+
+def register(name: str, fn: RuleFunction, *, overwrite: bool = False) -> None:
+    """Register a backward rule under `name`.
+
+    Args:
+        name: the new rule's name (lower case; not an alias).
+        fn: `fn(grad, derivative) -> Tensor`, the gradient to pass to the
+            ReLU's input, given the gradient `grad` arriving at its output and
+            the ReLU's local derivative `derivative` (same shape and dtype).
+        overwrite: replace an existing rule of that name. Defaults to `False`.
+
+    Raises:
+        ValueError: if the name is taken (and `overwrite` is off) or is an
+            alias, or `fn` is not callable.
+
+    Example:
+
+    ```python
+    # "Positive saliency": the gradient, with negative parts dropped.
+    kv.rules.register("positive", lambda g, d: tf.nn.relu(g * d))
+    kv.visualize(model, images, rules=("positive",))
+    ```
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"A rule name is a non-empty string. Received: name={name!r}")
+    key = name.lower()
+    if key in _ALIASES:
+        raise ValueError(
+            f"{name!r} is an alias of {_ALIASES[key]!r}; choose another name. "
+            f"Received: name={name!r}"
+        )
+    if key in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"A rule named {name!r} is already registered; pass overwrite=True "
+            f"to replace it. Received: name={name!r}"
+        )
+    if not callable(fn):
+        raise ValueError(
+            f"A rule is a callable fn(grad, derivative). Received: fn={fn!r}"
+        )
+    _REGISTRY[key] = fn
+
+
+def unregister(name: str) -> None:
+    """Remove a user-registered rule. Built-in rules cannot be removed."""
+    key = canonical_name(name)
+    if key in RULES:
+        raise ValueError(f"Built-in rules cannot be removed. Received: name={name!r}")
+    del _REGISTRY[key]
+
+
+_override = threading.local()
+
+
+@contextlib.contextmanager
+def backward_rule(rule: str) -> Iterator[str]:
+    """Make every `RuleReLU` use `rule` for gradients taken inside the block.
+
+    The rule is read when the backward pass is built, so one recorded forward
+    pass can be differentiated under several rules: this is how the
+    `Visualizer` shares a forward pass across rules.
+
+    Example:
+
+    ```python
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        score = rewritten(x)[:, 3]
+    with kv.rules.backward_rule("deconvnet"):
+        deconv_map = tape.gradient(score, x)
+    with kv.rules.backward_rule("guided"):
+        guided_map = tape.gradient(score, x)
+    ```
+    """
+    name = canonical_name(rule)
+    previous = getattr(_override, "rule", None)
+    _override.rule = name
+    try:
+        yield name
+    finally:
+        _override.rule = previous
+
+
+def active_override() -> str | None:
+    """The rule set by an enclosing `backward_rule` block, if any."""
+    return getattr(_override, "rule", None)
+
+
+def relu_derivative(
+    z: tf.Tensor,
+    *,
+    max_value: float | None = None,
+    negative_slope: float = 0.0,
+    threshold: float = 0.0,
+) -> tf.Tensor:
+    """Local derivative of Keras's `relu(z, negative_slope, max_value, threshold)`.
+
+    `1[threshold < z < max_value] + negative_slope * 1[z <= threshold]`, in
+    `z`'s dtype (the derivative at a kink is taken as 0, like TensorFlow's).
+    """
+    upper = tf.greater(z, threshold)
+    if max_value is not None:
+        upper = tf.logical_and(upper, tf.less(z, max_value))
+    derivative = tf.cast(upper, z.dtype)
+    if negative_slope:
+        lower = tf.cast(tf.less_equal(z, threshold), z.dtype)
+        derivative = derivative + tf.cast(negative_slope, z.dtype) * lower
+    return derivative
+
+
+def rule_relu(
+    z: tf.Tensor,
+    rule: str = "guided",
+    *,
+    max_value: float | None = None,
+    negative_slope: float = 0.0,
+    threshold: float = 0.0,
+) -> tf.Tensor:
+    """A ReLU whose gradient follows `rule` (or an enclosing `backward_rule`).
+
+    Args:
+        z: the pre-activation tensor.
+        rule: rule name or alias. Defaults to `"guided"`.
+        max_value: saturation value (6 for ReLU6). Defaults to `None`.
+        negative_slope: slope below the threshold (leaky ReLU). Defaults to 0.
+        threshold: the kink. Defaults to 0.
+
+    Returns:
+        `keras.activations.relu(z, ...)`, with the rule's gradient.
+    """
+    default_rule = canonical_name(rule)
+    options = dict(max_value=max_value, negative_slope=negative_slope, threshold=threshold)
+
+    @tf.custom_gradient
+    def _forward(x):
+        out = keras.activations.relu(x, **options)
+
+        def _backward(grad):
+            fn = _REGISTRY[active_override() or default_rule]
+            derivative = tf.cast(relu_derivative(x, **options), grad.dtype)
+            return fn(grad, derivative)
+
+        return out, _backward
+
+    return _forward(z)
+
+
+@keras.saving.register_keras_serializable(package="kerasviz")
+class RuleReLU(keras.layers.Layer):
+    """A ReLU layer whose backward pass follows a kerasviz rule.
+
+    Forward it is exactly `keras.layers.ReLU(max_value, negative_slope,
+    threshold)`; backward it passes the gradient of DESIGN's rule table.
+    It serializes, so a rewritten model saves to `.keras` and loads back.
+
+    Args:
+        rule: rule name or alias. Defaults to `"guided"`.
+        max_value: saturation (6.0 for ReLU6). Defaults to `None`.
+        negative_slope: slope below the threshold. Defaults to `0.0`.
+        threshold: the kink. Defaults to `0.0`.
+
+    Example:
+
+    ```python
+    x = keras.Input((8,))
+    y = kv.rules.RuleReLU("deconvnet")(keras.layers.Dense(4)(x))
+    ```
+    """
+
+    def __init__(
+        self,
+        rule: str = "guided",
+        max_value: float | None = None,
+        negative_slope: float = 0.0,
+        threshold: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.rule = canonical_name(rule)
+        self.max_value = None if max_value is None else float(max_value)
+        self.negative_slope = float(negative_slope)
+        self.threshold = float(threshold)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return rule_relu(
+            inputs,
+            self.rule,
+            max_value=self.max_value,
+            negative_slope=self.negative_slope,
+            threshold=self.threshold,
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            rule=self.rule,
+            max_value=self.max_value,
+            negative_slope=self.negative_slope,
+            threshold=self.threshold,
+        )
+        return config

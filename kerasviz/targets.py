@@ -1,0 +1,295 @@
+"""What scalar per sample is differentiated.
+
+A target turns the model's outputs (pre-softmax logits, unless it says
+otherwise) into one score per sample, or `K` scores per sample for `K`
+classes at once. `resolve` accepts the short forms the `Visualizer` takes:
+
+| spec | meaning |
+|------|---------|
+| `"max"` | the largest logit of each sample (the paper's default) |
+| `3` | logit 3 of every sample |
+| `[3, 1, 0]` | one class per sample |
+| `[[3, 1], [0, 2]]` (N, K) | K classes per sample; maps are `(N, K, H, W, C)` |
+| `"random"` | a seeded random class, never the predicted one |
+| `"loss"` | the paper's `cost`: sum_k (softmax(z)_k - onehot(label)_k)^2 |
+| callable | `f(outputs) -> (N,)` tensor |
+| `Neuron(layer, channel)` | a channel of an inner layer |
+
+Example:
+
+```python
+import kerasviz as kv
+
+kv.targets.resolve("max")          # MaxLogit()
+kv.targets.resolve([[3, 1]])       # Classes, two classes per sample
+kv.targets.Neuron("block5_conv3", 7)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Union
+
+import numpy as np
+import tensorflow as tf
+
+from kerasviz.errors import InvalidTargetError, UnknownTargetError
+
+
+class Target:
+    """Base class: one score (or `num_scores` scores) per sample.
+
+    Subclasses implement `scores(outputs, aux)`, a TensorFlow function of the
+    model outputs, and optionally `aux(num_samples, num_classes)`, per-sample
+    NumPy data computed once per call (class indices, random offsets...).
+    """
+
+    #: the inner layer whose output `scores` reads (`None`: the model output).
+    layer: str | None = None
+
+    @property
+    def num_scores(self) -> int | None:
+        """`K` when the target gives K scores per sample, else `None`."""
+        return None
+
+    def aux(self, num_samples: int, num_classes: int) -> np.ndarray:
+        """Per-sample data for `scores`, shaped `(num_samples, ...)`."""
+        return np.zeros((num_samples, 1), np.int32)
+
+    def scores(self, outputs: tf.Tensor, aux: tf.Tensor) -> tf.Tensor:
+        """Scores `(N,)` (or `(N, K)`) to differentiate."""
+        raise NotImplementedError
+
+    def cache_key(self) -> tuple:
+        """Targets with equal keys share one compiled function."""
+        return (type(self).__name__, self.layer, self.num_scores)
+
+
+def _gather(outputs: tf.Tensor, classes: tf.Tensor) -> tf.Tensor:
+    return tf.gather(outputs, tf.cast(classes, tf.int32), axis=-1, batch_dims=1)
+
+
+def _predicted(outputs: tf.Tensor) -> tf.Tensor:
+    return tf.stop_gradient(tf.argmax(outputs, axis=-1, output_type=tf.int32))
+
+
+class MaxLogit(Target):
+    """The largest logit of each sample (`target="max"`)."""
+
+    def scores(self, outputs, aux):
+        return _gather(outputs, _predicted(outputs)[:, None])[:, 0]
+
+    def __repr__(self):
+        return "MaxLogit()"
+
+
+class Classes(Target):
+    """Given classes: one int for all samples, one per sample, or `(N, K)`.
+
+    Args:
+        classes: an int, a 1-D array of N ints or a 2-D `(N, K)` array.
+    """
+
+    def __init__(self, classes: int | Sequence[int] | np.ndarray):
+        array = np.asarray(classes)
+        if array.dtype.kind not in "iu" or array.ndim > 2:
+            raise UnknownTargetError(
+                "A class target is an int, a 1-D array of one int per sample or a "
+                f"2-D (N, K) int array. Received: target={classes!r}"
+            )
+        self.classes = array.astype(np.int64)
+
+    @property
+    def num_scores(self):
+        return int(self.classes.shape[1]) if self.classes.ndim == 2 else None
+
+    def aux(self, num_samples, num_classes):
+        classes = self.classes
+        if classes.ndim == 0:
+            classes = np.full((num_samples,), int(classes))
+        if classes.shape[0] != num_samples:
+            raise InvalidTargetError(
+                f"The target gives classes for {classes.shape[0]} samples but "
+                f"{num_samples} images were passed: give one class per image. "
+                f"Received: target shape={self.classes.shape}"
+            )
+        bad = (classes < 0) | (classes >= num_classes)
+        if bad.any():
+            raise InvalidTargetError(
+                f"Class index out of range: the model has {num_classes} classes "
+                f"(0..{num_classes - 1}). Received: target="
+                f"{classes[bad].ravel()[:5].tolist()}"
+            )
+        return classes.reshape(num_samples, -1).astype(np.int32)
+
+    def scores(self, outputs, aux):
+        scores = _gather(outputs, aux)
+        return scores if self.num_scores else scores[:, 0]
+
+    def __repr__(self):
+        return f"Classes({self.classes.tolist()!r})"
+
+
+class RandomClass(Target):
+    """A seeded random class per sample, never the predicted one.
+
+    Args:
+        seed: the random seed. Defaults to `0`.
+    """
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def aux(self, num_samples, num_classes):
+        if num_classes < 2:
+            raise InvalidTargetError(
+                "target='random' needs a model with at least 2 classes. "
+                f"Received: num_classes={num_classes}"
+            )
+        rng = np.random.default_rng(self.seed)
+        return rng.integers(1, num_classes, size=(num_samples, 1)).astype(np.int32)
+
+    def scores(self, outputs, aux):
+        num_classes = tf.shape(outputs)[-1]
+        classes = (_predicted(outputs)[:, None] + aux) % num_classes
+        return _gather(outputs, classes)[:, 0]
+
+    def __repr__(self):
+        return f"RandomClass(seed={self.seed})"
+
+
+class Loss(Target):
+    """The paper's `cost`: sum_k (softmax(z)_k - onehot(label)_k)^2.
+
+    Args:
+        labels: one int label per sample, or `None` to use the predicted
+            class. Defaults to `None`.
+    """
+
+    def __init__(self, labels: Sequence[int] | np.ndarray | None = None):
+        self.labels = None if labels is None else np.asarray(labels)
+
+    def aux(self, num_samples, num_classes):
+        if self.labels is None:
+            return np.full((num_samples, 1), -1, np.int32)
+        return Classes(self.labels.reshape(-1)).aux(num_samples, num_classes)
+
+    def scores(self, outputs, aux):
+        labels = tf.where(aux[:, 0] < 0, _predicted(outputs), aux[:, 0])
+        onehot = tf.one_hot(labels, tf.shape(outputs)[-1], dtype=outputs.dtype)
+        return tf.reduce_sum(tf.square(tf.nn.softmax(outputs) - onehot), axis=-1)
+
+    def __repr__(self):
+        return "Loss()" if self.labels is None else f"Loss(labels={self.labels.tolist()!r})"
+
+
+class Function(Target):
+    """A callable `f(outputs) -> (N,)` tensor of scores."""
+
+    def __init__(self, fn: Callable[[tf.Tensor], tf.Tensor]):
+        self.fn = fn
+
+    def scores(self, outputs, aux):
+        scores = self.fn(outputs)
+        if scores.shape.rank != 1:
+            raise InvalidTargetError(
+                "A callable target must return one score per sample, shaped (N,). "
+                f"Received: shape={tuple(scores.shape)} from {self.fn!r}"
+            )
+        return scores
+
+    def cache_key(self):
+        return ("Function", id(self.fn))
+
+    def __repr__(self):
+        return f"Function({self.fn!r})"
+
+
+class Neuron(Target):
+    """A channel of an inner layer: its sum over space, or one unit.
+
+    Args:
+        layer: name of a top-level layer of the model. For a layer with a
+            fused ReLU, the unit is taken after the ReLU, as in the original.
+        channel: index along the last axis.
+        position: spatial index (e.g. `(row, col)`) of one unit, or `None` to
+            sum the channel over all positions. Defaults to `None`.
+
+    Example:
+
+    ```python
+    maps = kv.visualize(vgg, images, target=kv.targets.Neuron("block5_conv3", 7))
+    ```
+    """
+
+    def __init__(self, layer: str, channel: int, position: Sequence[int] | None = None):
+        if not isinstance(layer, str):
+            raise UnknownTargetError(
+                f"Neuron(layer, channel) names the layer by its name. Received: layer={layer!r}"
+            )
+        self.layer = layer
+        self.channel = int(channel)
+        self.position = None if position is None else tuple(int(p) for p in position)
+
+    def scores(self, outputs, aux):
+        channels = outputs.shape[-1]
+        if not 0 <= self.channel < channels:
+            raise InvalidTargetError(
+                f"Layer {self.layer!r} has {channels} channels (0..{channels - 1}). "
+                f"Received: channel={self.channel}"
+            )
+        values = outputs[..., self.channel]
+        if self.position is not None:
+            return values[(slice(None), *self.position)]
+        return tf.reduce_sum(tf.reshape(values, (tf.shape(values)[0], -1)), axis=-1)
+
+    def cache_key(self):
+        return ("Neuron", self.layer, self.channel, self.position)
+
+    def __repr__(self):
+        return f"Neuron({self.layer!r}, {self.channel}, position={self.position})"
+
+
+TargetLike = Union[str, int, Sequence[int], np.ndarray, Callable, Target]
+
+_NAMED = {"max": MaxLogit, "loss": Loss}
+
+
+def resolve(target: TargetLike, *, seed: int = 0) -> Target:
+    """Turn a target spec into a `Target`.
+
+    Args:
+        target: see the table in this module's docstring.
+        seed: seed for `"random"`. Defaults to `0`.
+
+    Returns:
+        A `Target`.
+
+    Raises:
+        UnknownTargetError: (a `ValueError`) for anything else.
+    """
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, str):
+        if target == "random":
+            return RandomClass(seed)
+        if target in _NAMED:
+            return _NAMED[target]()
+        raise UnknownTargetError(
+            "Unknown target. Use 'max', 'random', 'loss', a class index, an "
+            "array of class indices, a callable f(outputs) -> (N,), or "
+            f"kv.targets.Neuron(layer, channel). Received: target={target!r}"
+        )
+    if callable(target):
+        return Function(target)
+    if isinstance(target, (bool, np.bool_)):
+        raise UnknownTargetError(f"A target cannot be a bool. Received: target={target!r}")
+    try:
+        return Classes(target)
+    except UnknownTargetError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise UnknownTargetError(
+            f"Cannot read the target as class indices ({err}). Received: target={target!r}"
+        ) from err

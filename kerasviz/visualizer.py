@@ -1,0 +1,343 @@
+"""The `Visualizer`: compiled saliency, DeconvNet and GBP maps of a Keras model.
+
+One `Visualizer` rewrites the model once (sharing its variables) and compiles
+one `tf.function` per kind of target. Each call runs **one** forward pass per
+batch and one backward pass per rule; `K` classes per sample share that
+forward pass too (the backward is vectorized over the classes).
+
+Example:
+
+```python
+import kerasviz as kv
+
+viz = kv.Visualizer(model, rules=kv.RULES)
+maps = viz(images, target="max")       # {"saliency": ..., "deconvnet": ..., "guided": ...}
+per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) each
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from kerasviz import rules as rules_lib
+from kerasviz import targets as targets_lib
+from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
+from kerasviz.rewrite import OnUnsupported, rewrite
+
+Maps = dict[str, np.ndarray]
+
+
+class Visualizer:
+    """Backpropagation maps of a Keras model under several backward rules.
+
+    Args:
+        model: a built Functional or Sequential Keras model with one input.
+            It is never modified; the visualizer follows its weights as they
+            change (e.g. during training).
+        rules: rule names or aliases. Defaults to `kv.RULES`.
+        output: which output to explain (index or layer name) when the model
+            has several. Defaults to `None` (the only one).
+        preprocess: a function applied to the images inside the gradient
+            computation (e.g. a `keras.applications` `preprocess_input`), so
+            maps are taken with respect to the raw images. Defaults to `None`.
+        logits: explain pre-softmax logits (a final softmax is removed).
+            Defaults to `True`.
+        on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
+            activations (see `kv.rewrite`). Defaults to `"warn"`.
+        batch_size: images per forward pass. Defaults to `32`.
+        seed: seed of the `"random"` target. Defaults to `0`.
+
+    Raises:
+        UnknownRuleError: for an unknown rule name.
+        UnsupportedModelError: for a model with several inputs, or several
+            outputs and no `output`.
+
+    Example:
+
+    ```python
+    viz = kv.Visualizer(model, rules=("saliency", "guided"))
+    maps = viz(images, target=3)
+    maps["guided"].shape == images.shape  # True
+    ```
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        rules: Iterable[str] = rules_lib.RULES,
+        *,
+        output: int | str | None = None,
+        preprocess: Callable | None = None,
+        logits: bool = True,
+        on_unsupported: OnUnsupported = "warn",
+        batch_size: int = 32,
+        seed: int = 0,
+    ):
+        if isinstance(rules, str):
+            rules = (rules,)
+        self.rules: tuple[str, ...] = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
+        if not self.rules:
+            raise ValueError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
+        if not isinstance(model, keras.Model):
+            raise UnsupportedModelError(
+                f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
+            )
+        inputs = getattr(model, "inputs", None) or []
+        if len(inputs) != 1:
+            raise UnsupportedModelError(
+                f"kerasviz explains models with one image input; this model has "
+                f"{len(inputs)} inputs. Wrap it in a model that takes the image "
+                f"and closes over the other inputs. Received: model={model.name!r}"
+            )
+        self.model = rewrite(model, self.rules[0], logits=logits, on_unsupported=on_unsupported)
+        self.output_index = _output_index(model, output)
+        self.input_shape: tuple = tuple(model.inputs[0].shape)
+        self.preprocess = preprocess
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.seed = seed
+        self._functions: dict[tuple, Callable] = {}
+        self._submodels: dict[str, keras.Model] = {}
+
+    @property
+    def report(self):
+        """The `RewriteReport` of the model's rewrite."""
+        return self.model.kerasviz_report
+
+    @property
+    def num_classes(self) -> int:
+        """Size of the last axis of the explained output."""
+        return int(_flat_outputs(self.model)[self.output_index].shape[-1])
+
+    def __call__(
+        self,
+        images,
+        target: targets_lib.TargetLike = "max",
+        *,
+        labels: Sequence[int] | np.ndarray | None = None,
+        batch_size: int | None = None,
+        progress: bool = True,
+    ) -> Maps:
+        """Maps of `images` for every rule.
+
+        Args:
+            images: array `(N, *input_shape)`, as the model takes them (or as
+                `preprocess` takes them). Integer arrays are cast to float32.
+            target: what to differentiate: `"max"`, an int, one int per
+                sample, `(N, K)` ints, `"random"`, `"loss"`, a callable or a
+                `kv.targets.Target`. Defaults to `"max"`.
+            labels: labels for `target="loss"` (default: predicted classes).
+            batch_size: overrides the visualizer's batch size.
+            progress: show a progress bar when there is more than one batch.
+                Defaults to `True`.
+
+        Returns:
+            `{rule: float32 array}` shaped like `images`, or `(N, K, ...)`
+            for K classes per sample. Raw gradients: normalize with
+            `kv.render`.
+
+        Raises:
+            InvalidInputError: for images of the wrong rank, size or channel
+                count, an empty batch, NaN or Inf.
+            InvalidTargetError / UnknownTargetError: for a bad target.
+        """
+        images = _validate_images(images, self.input_shape)
+        target = self._target(target, labels)
+        num_samples = images.shape[0]
+        aux = np.asarray(target.aux(num_samples, self._target_width(target)))
+        batch = _positive_int(batch_size or self.batch_size, "batch_size")
+        function = self._function(target)
+        chunks: dict[str, list[np.ndarray]] = {rule: [] for rule in self.rules}
+        starts = range(0, num_samples, batch)
+        for start in tqdm(starts, desc="kerasviz", unit="batch", disable=not progress or len(starts) < 2):
+            stop = start + batch
+            maps = function(tf.constant(images[start:stop]), tf.constant(aux[start:stop]))
+            for rule in self.rules:
+                chunks[rule].append(maps[rule].numpy())
+        return {rule: np.concatenate(parts).astype(np.float32, copy=False) for rule, parts in chunks.items()}
+
+    def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
+        """The explained output (logits) for `images`, as the maps see it."""
+        images = _validate_images(images, self.input_shape)
+        batch = _positive_int(batch_size or self.batch_size, "batch_size")
+        parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
+                 for i in range(0, len(images), batch)]
+        return np.concatenate(parts)
+
+    # -- internals ------------------------------------------------------------
+    def _target(self, target, labels) -> targets_lib.Target:
+        if isinstance(target, str) and target == "loss" and labels is not None:
+            return targets_lib.Loss(labels)
+        if labels is not None:
+            raise InvalidTargetError(
+                "labels= is used by target='loss' only; for classes pass them as "
+                f"the target. Received: target={target!r} with labels"
+            )
+        return targets_lib.resolve(target, seed=self.seed)
+
+    def _target_width(self, target: targets_lib.Target) -> int:
+        if target.layer is None:
+            return self.num_classes
+        return int(self._submodel(target.layer).outputs[0].shape[-1])
+
+    def _submodel(self, layer_name: str) -> keras.Model:
+        if layer_name not in self._submodels:
+            self._submodels[layer_name] = keras.Model(
+                self.model.inputs, _layer_output(self.model, layer_name)
+            )
+        return self._submodels[layer_name]
+
+    def _outputs(self, x: tf.Tensor, layer: str | None) -> tf.Tensor:
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        if layer is not None:
+            return self._submodel(layer)(x, training=False)
+        return _flat_outputs_of(self.model(x, training=False))[self.output_index]
+
+    def _function(self, target: targets_lib.Target) -> Callable:
+        key = target.cache_key()
+        if key not in self._functions:
+            self._functions[key] = self._compile(target)
+        return self._functions[key]
+
+    def _compile(self, target: targets_lib.Target) -> Callable:
+        rules = self.rules
+        vectorized = target.num_scores is not None
+
+        @tf.function(reduce_retracing=True)
+        def compute(x, aux):
+            with tf.GradientTape(persistent=len(rules) > 1) as tape:
+                tape.watch(x)
+                scores = target.scores(self._outputs(x, target.layer), aux)
+            maps = {}
+            for rule in rules:
+                with rules_lib.backward_rule(rule):
+                    if vectorized:
+                        maps[rule] = tape.batch_jacobian(scores, x)
+                    else:
+                        maps[rule] = tape.gradient(scores, x)
+            return maps
+
+        return compute
+
+
+def visualize(
+    model: keras.Model,
+    images,
+    rules: Iterable[str] = rules_lib.RULES,
+    target: targets_lib.TargetLike = "max",
+    **kwargs,
+) -> Maps:
+    """One-shot form of `Visualizer(model, rules, ...)(images, target)`.
+
+    Keyword arguments go to `Visualizer` (`output`, `preprocess`, `logits`,
+    `on_unsupported`, `batch_size`, `seed`) or to the call (`labels`,
+    `progress`). For repeated calls keep a `Visualizer`: it compiles once.
+
+    Example:
+
+    ```python
+    maps = kv.visualize(model, images, rules=("saliency", "guided"), target="max")
+    ```
+    """
+    call_keys = {"labels", "progress"}
+    call_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in call_keys}
+    return Visualizer(model, rules, **kwargs)(images, target, **call_kwargs)
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def _flat_outputs(model: keras.Model) -> list:
+    return list(model.outputs)
+
+
+def _flat_outputs_of(outputs) -> list:
+    return tf.nest.flatten(outputs)
+
+
+def _output_index(model: keras.Model, output: int | str | None) -> int:
+    names = [t._keras_history.operation.name for t in model.outputs]
+    if output is None:
+        if len(names) > 1:
+            raise UnsupportedModelError(
+                f"The model has {len(names)} outputs ({', '.join(names)}): say which "
+                f"to explain with output=<index or name>. Received: output=None"
+            )
+        return 0
+    if isinstance(output, str):
+        if output not in names:
+            raise UnsupportedModelError(
+                f"No output named {output!r}; the outputs are {names}. "
+                f"Received: output={output!r}"
+            )
+        return names.index(output)
+    if not 0 <= int(output) < len(names):
+        raise UnsupportedModelError(
+            f"output must index one of the {len(names)} outputs {names}. "
+            f"Received: output={output!r}"
+        )
+    return int(output)
+
+
+def _layer_output(model: keras.Model, name: str):
+    names = [layer.name for layer in model.layers]
+    if name not in names:
+        raise InvalidTargetError(
+            f"No top-level layer named {name!r} in the model. Layers: "
+            f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}. "
+            f"Received: layer={name!r}"
+        )
+    output = model.get_layer(name).output
+    after = getattr(model.kerasviz_report, "activation_after", {}).get(name)
+    return model.get_layer(after).output if after else output
+
+
+def _validate_images(images, input_shape: tuple) -> np.ndarray:
+    try:
+        array = np.asarray(images)
+    except Exception as err:  # noqa: BLE001 - anything not array-like
+        raise InvalidInputError(
+            f"Images must be an array shaped {_shape_text(input_shape)}. "
+            f"Received: {type(images).__name__} ({err})"
+        ) from err
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"Images must be numbers. Received: dtype={array.dtype}"
+        )
+    if array.ndim != len(input_shape):
+        hint = " For one image, pass images[None]." if array.ndim == len(input_shape) - 1 else ""
+        raise InvalidInputError(
+            f"Images must have rank {len(input_shape)}, shaped "
+            f"{_shape_text(input_shape)}.{hint} Received: shape={array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise InvalidInputError(f"The batch of images is empty. Received: shape={array.shape}")
+    for axis, (got, want) in enumerate(zip(array.shape[1:], input_shape[1:]), start=1):
+        if want is not None and got != want:
+            what = "channel count" if axis == len(input_shape) - 1 else "size"
+            raise InvalidInputError(
+                f"Wrong image {what}: the model takes {_shape_text(input_shape)}. "
+                f"Resize the images (e.g. kv.data.load_image(path, size=...)). "
+                f"Received: shape={array.shape}"
+            )
+    array = array.astype(np.float32, copy=False)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise InvalidInputError(
+            f"Images contain {int(bad.sum())} NaN or Inf values; gradients of "
+            f"them are meaningless. Clean the images first. Received: shape={array.shape}"
+        )
+    return array
+
+
+def _shape_text(shape: tuple) -> str:
+    return "(" + ", ".join("N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(shape)) + ")"
