@@ -1,0 +1,3 @@
+"""Measuring backprop maps: metrics now; experiments and reports to come."""
+
+from kerasviz.analysis import metrics

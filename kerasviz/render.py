@@ -1,0 +1,229 @@
+"""Normalizations of maps and the paper-style figures.
+
+Maps from `kv.visualize` are raw gradients. Rendering is a separate, named
+step:
+
+| function | what it shows |
+|----------|---------------|
+| `normalize_minmax` | the paper's display: min–max over all pixels and channels jointly, as RGB |
+| `normalize_abs` | Σ_c abs, scaled by its 99th percentile, clipped: a gray-level importance |
+| `normalize_diverging` | Σ_c signed, scaled by the 99th percentile of its magnitude, in [-1, 1] |
+| `normalize_percentile` | per-channel percentiles (`lo`, `hi`) clipped to [0, 1] |
+
+Example:
+
+```python
+maps = kv.visualize(model, images)
+kv.render.plot_maps(images, maps, path="maps.png")
+```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from kerasviz.analysis import metrics
+
+
+def normalize_minmax(m: np.ndarray) -> np.ndarray:
+    """The paper's display: `(m - min) / (max - min)` over all pixels and channels.
+
+    Args:
+        m: one map `(H, W, C)`.
+
+    Returns:
+        float32 `(H, W, C)` in [0, 1] (zeros for a constant map).
+
+    Example:
+
+    ```python
+    rgb = kv.render.normalize_minmax(maps["guided"][0])
+    ```
+    """
+    return metrics.minmax(m).astype(np.float32)
+
+
+def normalize_abs(m: np.ndarray) -> np.ndarray:
+    """Σ_c |m| scaled by its 99th percentile and clipped to [0, 1]: `(H, W)`."""
+    return metrics.abs_normalized(m).astype(np.float32)
+
+
+def normalize_diverging(m: np.ndarray) -> np.ndarray:
+    """Σ_c m scaled by the 99th percentile of its magnitude, in [-1, 1]: `(H, W)`."""
+    return metrics.signed_normalized(m).astype(np.float32)
+
+
+def normalize_percentile(m: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
+    """Clip `m` to its joint `lo`–`hi` percentiles and scale to [0, 1]: `(H, W, C)`.
+
+    Args:
+        m: one map `(H, W, C)`.
+        lo: lower percentile. Defaults to `1.0`.
+        hi: upper percentile. Defaults to `99.0`.
+    """
+    if not 0 <= lo < hi <= 100:
+        raise ValueError(f"Percentiles need 0 <= lo < hi <= 100. Received: lo={lo}, hi={hi}")
+    m = np.asarray(m, np.float64)
+    low, high = np.percentile(m, [lo, hi])
+    if high <= low:
+        return np.zeros(m.shape, np.float32)
+    return np.clip((m - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "minmax": normalize_minmax,
+    "abs": normalize_abs,
+    "diverging": normalize_diverging,
+    "percentile": normalize_percentile,
+}
+
+
+def normalization(how: str) -> Callable[[np.ndarray], np.ndarray]:
+    """The normalization function named `how` (a key of `NORMALIZATIONS`).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if how not in NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown normalization. Known: {', '.join(NORMALIZATIONS)}. Received: normalize={how!r}"
+        )
+    return NORMALIZATIONS[how]
+
+
+def normalize(m: np.ndarray, how: str = "minmax") -> np.ndarray:
+    """Apply the normalization named `how` (a key of `NORMALIZATIONS`)."""
+    return normalization(how)(m)
+
+
+def display_image(image: np.ndarray) -> np.ndarray:
+    """An input image as float RGB in [0, 1] for display (joint min–max).
+
+    Grayscale `(H, W, 1)` becomes `(H, W)`; the scale of the input (0–255,
+    0–1, mean-subtracted) does not matter.
+    """
+    shown = normalize_minmax(image)
+    return shown[..., 0] if shown.shape[-1] == 1 else shown
+
+
+def _as_panel(normalized: np.ndarray, how: str) -> tuple[np.ndarray, dict]:
+    if how == "diverging":
+        return normalized, {"cmap": "bwr", "vmin": -1, "vmax": 1}
+    if normalized.ndim == 2:
+        return normalized, {"cmap": "gray", "vmin": 0, "vmax": 1}
+    if normalized.shape[-1] == 1:
+        return normalized[..., 0], {"cmap": "gray", "vmin": 0, "vmax": 1}
+    return normalized, {}
+
+
+def plot_maps(
+    images: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    path: str | os.PathLike | None = None,
+    normalize: str = "minmax",
+    titles: Sequence[str] | None = None,
+    row_labels: Sequence[str] | None = None,
+    panel_size: float = 2.2,
+    dpi: int = 100,
+):
+    """The paper-style grid: one row per image; the image, then one map per rule.
+
+    Args:
+        images: `(N, H, W, C)` images, any scale.
+        maps: `{rule: (N, H, W, C)}` as returned by `kv.visualize`.
+        path: write a PNG there when given. Defaults to `None`.
+        normalize: a key of `NORMALIZATIONS`. Defaults to `"minmax"` (the
+            paper's display).
+        titles: column titles. Defaults to `"image"` and the rule names.
+        row_labels: one label per row (e.g. the predicted class). Defaults to
+            `None`.
+        panel_size: inches per panel. Defaults to `2.2`.
+        dpi: resolution of the PNG. Defaults to `100`.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Raises:
+        ValueError: when a map's shape does not match the images.
+
+    Example:
+
+    ```python
+    fig = kv.render.plot_maps(images, kv.visualize(model, images), path="grid.png")
+    ```
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must be a non-empty (N, H, W, C) array. Received: shape={images.shape}")
+    for rule, rule_maps in maps.items():
+        if np.shape(rule_maps) != images.shape:
+            raise ValueError(
+                f"The {rule!r} maps must be shaped like the images {images.shape}; "
+                f"for K classes per sample plot one class at a time (maps[rule][:, k]). "
+                f"Received: shape={np.shape(rule_maps)}"
+            )
+    apply = normalization(normalize)
+    rules = list(maps)
+    titles = list(titles) if titles is not None else ["image", *rules]
+    rows, cols = images.shape[0], len(rules) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols, panel_size * rows), squeeze=False)
+    for row in range(rows):
+        axes[row, 0].imshow(display_image(images[row]), **({"cmap": "gray"} if images.shape[-1] == 1 else {}))
+        for col, rule in enumerate(rules, start=1):
+            panel, style = _as_panel(apply(maps[rule][row]), normalize)
+            axes[row, col].imshow(panel, **style)
+        if row_labels is not None:
+            axes[row, 0].set_ylabel(str(row_labels[row]))
+    for col, title in enumerate(titles):
+        axes[0, col].set_title(title)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """The abs-normalized map blended over the grayscale image, RGB in [0, 1].
+
+    Example:
+
+    ```python
+    plt.imshow(kv.render.overlay(images[0], maps["guided"][0]))
+    ```
+    """
+    import matplotlib
+
+    heat = matplotlib.colormaps["inferno"](normalize_abs(m))[..., :3]
+    gray = display_image(image)
+    if gray.ndim == 3:
+        gray = gray.mean(axis=-1)
+    return ((1 - alpha) * gray[..., None] + alpha * heat).astype(np.float32)
+
+
+def tile_row(image: np.ndarray, rule_maps: Sequence[np.ndarray], normalize: str = "minmax") -> np.ndarray:
+    """One image and its maps side by side as a single uint8 RGB array.
+
+    Used for TensorBoard summaries and quick PNGs.
+    """
+    apply = normalization(normalize)
+    panels = [display_image(image)]
+    for m in rule_maps:
+        panel = apply(m)
+        if normalize == "diverging":
+            panel = (panel + 1.0) / 2.0
+        panels.append(panel)
+    rgb = [np.repeat(p[..., None], 3, -1) if p.ndim == 2 else (np.repeat(p, 3, -1) if p.shape[-1] == 1 else p)
+           for p in panels]
+    return (np.concatenate(rgb, axis=1) * 255).round().astype(np.uint8)
