@@ -1,0 +1,1100 @@
+"""The paper's networks and layer-wise weight randomization.
+
+Networks (all Functional `keras.Model`s returning logits, no softmax, ReLUs as
+fused `activation="relu"`):
+
+| function | paper setup | input |
+|---|---|---|
+| `fc3` | E1, random 3-layer fully connected net | raw RGB in [0, 255] |
+| `cnn3` | E2 / E3, random 3-layer CNN (± 9×9 max-pool) | raw RGB in [0, 255] |
+| `vgg16` | E4, VGG-16 with the paper's or Keras's init, or ImageNet weights | raw RGB in [0, 255] |
+| `fashion_cnn` | the "trained net" of E4–E7 offline: a small VGG-style CNN | grayscale in [0, 1] |
+
+The RGB networks subtract the ImageNet mean in their first layer
+(`SubtractMean`), so maps are gradients with respect to the raw image.
+
+Randomization (E5, Adebayo et al. 2018): `weight_layers` lists the layers that
+hold a kernel; `randomize` re-initializes some of them in a copy of the model;
+`randomize_part`, `randomize_reverse` and `randomize_only` are the paper's
+three protocols and `randomization_protocols` iterates over all of them.
+
+Example:
+
+```python
+import kerasviz as kv
+net = kv.zoo.cnn3(filters=16, input_shape=(32, 32, 3), num_classes=10)
+trained = kv.zoo.fashion_cnn(weights="trained")
+top_random = kv.zoo.randomize_part(trained, k=3, seed=0)  # layers 4.. random
+```
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import keras
+import numpy as np
+
+from kerasviz.data import IMAGENET_MEAN
+from kerasviz.errors import (
+    FileReadError,
+    InvalidInputError,
+    UnsupportedModelError,
+    WeightsUnavailableError,
+)
+
+__all__ = [
+    "PAPER_STDDEV",
+    "PROTOCOLS",
+    "SubtractMean",
+    "cnn3",
+    "fashion_cnn",
+    "fc3",
+    "protocol_layers",
+    "randomization_protocols",
+    "randomize",
+    "randomize_only",
+    "randomize_part",
+    "randomize_reverse",
+    "vgg16",
+    "weight_layers",
+]
+
+InitName = Literal["paper", "keras"]
+ProtocolName = Literal["part", "reverse", "only"]
+
+#: Standard deviation of the paper's TruncatedNormal kernels (before
+#: truncation at 2 std, which leaves an actual std of about 0.088).
+PAPER_STDDEV: float = 0.1
+
+#: The E5 randomization protocols (see `protocol_layers`).
+PROTOCOLS: tuple[str, ...] = ("part", "reverse", "only")
+
+_INITS = ("paper", "keras")
+
+_VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+
+_FASHION_WEIGHTS = "fashion_cnn.weights.h5"
+
+_VGG16_FILES = {
+    True: (
+        "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/"
+        "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        "64373286793e3c8b2b4e3219cbf3544b",
+    ),
+    False: (
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "https://storage.googleapis.com/tensorflow/keras-applications/"
+        "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "6d6bbae143d832006294945121d1f1fc",
+    ),
+}
+
+
+# --------------------------------------------------------------------------
+# The mean-subtraction layer.
+# --------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="kerasviz")
+class SubtractMean(keras.layers.Layer):
+    """Subtract a per-channel mean, then optionally reverse the channel order.
+
+    `output = x - mean`, and with `reverse_channels=True`
+    `output = (x - mean)[..., ::-1]` (RGB → BGR, as Keras's "caffe"
+    preprocessing for the ImageNet VGG-16 does). The layer has no weights, its
+    gradient is the identity (or the channel flip), and it serializes with
+    `get_config`, so models using it save, load and clone.
+
+    Args:
+        mean: the per-channel mean, in the channel order of the *input*.
+            Defaults to `IMAGENET_MEAN` (`(123.68, 116.779, 103.939)`, RGB).
+        reverse_channels: flip the last axis after subtracting. Defaults to
+            `False`.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Raises:
+        InvalidInputError: if `mean` is empty, or (when the layer is built) its
+            length differs from the input's number of channels.
+
+    Example:
+
+    ```python
+    layer = kv.zoo.SubtractMean()
+    layer(np.full((1, 2, 2, 3), 128.0, "float32"))[0, 0, 0]
+    # [4.32, 11.221, 24.061]
+    ```
+    """
+
+    def __init__(
+        self,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        reverse_channels: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        mean = tuple(float(m) for m in np.asarray(mean, dtype=np.float64).ravel())
+        if not mean:
+            raise InvalidInputError(
+                f"`mean` must hold one value per channel. Received: mean={mean!r}"
+            )
+        self.mean = mean
+        self.reverse_channels = bool(reverse_channels)
+
+    def build(self, input_shape) -> None:
+        channels = input_shape[-1]
+        if channels is not None and channels != len(self.mean):
+            raise InvalidInputError(
+                f"SubtractMean has {len(self.mean)} mean values but the input has "
+                f"{channels} channels. Received: input_shape={tuple(input_shape)}"
+            )
+        super().build(input_shape)
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        x = x - keras.ops.convert_to_tensor(self.mean, dtype=x.dtype)
+        if self.reverse_channels:
+            x = keras.ops.flip(x, axis=-1)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"mean": list(self.mean), "reverse_channels": self.reverse_channels})
+        return config
+
+
+# --------------------------------------------------------------------------
+# Helpers.
+# --------------------------------------------------------------------------
+
+
+# `randomize` appends this tag to its seed keys, so the weights it draws differ
+# from the ones a network is built with, even for equal seeds and layer indices.
+_RANDOMIZE_TAG = 0x52414E44
+
+
+def _derive_seed(seed: int, *keys: int) -> int:
+    """A 31-bit seed derived from `seed` and `keys` (distinct per layer)."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *[int(k) for k in keys]])
+    return int(state.generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InvalidInputError(f"`seed` must be an integer. Received: seed={seed!r}")
+    return int(seed)
+
+
+def _check_input_shape(input_shape, channels: int | None = 3, min_side: int = 1):
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        shape = None
+    ok = (
+        shape is not None
+        and len(shape) == 3
+        and all(
+            not isinstance(d, bool) and isinstance(d, (int, np.integer)) and d >= 1
+            for d in shape
+        )
+    )
+    if not ok:
+        raise InvalidInputError(
+            "`input_shape` must be (height, width, channels) with positive integers. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    shape = tuple(int(d) for d in shape)
+    if channels is not None and shape[-1] != channels:
+        raise InvalidInputError(
+            f"`input_shape` must have {channels} channels (raw RGB; the first layer "
+            f"subtracts the ImageNet mean). Received: input_shape={input_shape!r}"
+        )
+    if shape[0] < min_side or shape[1] < min_side:
+        raise InvalidInputError(
+            f"`input_shape` must be at least {min_side}x{min_side}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return shape
+
+
+def _check_init(init) -> str:
+    if init not in _INITS:
+        raise InvalidInputError(
+            f"Unknown init {init!r}. Known inits: 'paper' (TruncatedNormal std 0.1, "
+            f"conv biases 0, dense biases 1.0), 'keras' (the layers' own "
+            f"initializers). Received: init={init!r}"
+        )
+    return init
+
+
+def _paper_kernel(seed: int, index: int, stddev: float = PAPER_STDDEV):
+    return keras.initializers.TruncatedNormal(
+        mean=0.0, stddev=stddev, seed=_derive_seed(seed, index, 0)
+    )
+
+
+def _keras_kernel(seed: int, index: int):
+    return keras.initializers.GlorotUniform(seed=_derive_seed(seed, index, 0))
+
+
+def _check_weights_file(path, what: str) -> None:
+    path_str = os.fspath(path)
+    if not os.path.isfile(path_str):
+        raise FileReadError(
+            f"Cannot load weights for {what}: no such file {path_str!r}. "
+            f"Received: weights={path_str!r}"
+        )
+
+
+def _load_weights_file(model: keras.Model, path, what: str) -> None:
+    _check_weights_file(path, what)
+    path_str = os.fspath(path)
+    try:
+        model.load_weights(path_str)
+    except Exception as err:
+        raise FileReadError(
+            f"Cannot load weights for {what} from {path_str!r}: "
+            f"{type(err).__name__}: {err}. The file must be a `.weights.h5` saved from "
+            f"the same architecture. Received: weights={path_str!r}"
+        ) from err
+
+
+# --------------------------------------------------------------------------
+# E1 / E2 / E3: random shallow networks.
+# --------------------------------------------------------------------------
+
+
+def fc3(
+    hidden: int = 5000,
+    input_shape: tuple[int, int, int] = (64, 64, 3),
+    num_classes: int = 1000,
+    seed: int = 0,
+) -> keras.Model:
+    """Build the paper's random 3-layer fully connected network (setup E1).
+
+    `image → SubtractMean → Flatten → Dense(hidden, relu) → Dense(num_classes)`.
+    The hidden kernel is TruncatedNormal(std 0.1) with bias 1.0; the logit
+    kernel is TruncatedNormal(std 10) with bias 0 (the authors' settings).
+
+    The hidden kernel has `H·W·3·hidden` floats: 64·64·3·5000 = 61 M
+    (245 MB); the paper's sweep goes to `hidden=70000` (3.4 GB).
+
+    Args:
+        hidden: number of hidden ReLU units N_h. Defaults to `5000`.
+        input_shape: `(height, width, 3)` of the raw RGB input. Defaults to
+            `(64, 64, 3)`.
+        num_classes: number of logits. Defaults to `1000`.
+        seed: seed of the initializers (each layer draws from its own seed
+            derived from this one). Defaults to `0`.
+
+    Returns:
+        A Functional `keras.Model` named `"fc3"` with layers `subtract_mean`,
+        `flatten`, `fc1`, `logits`, taking raw RGB in [0, 255] and returning
+        `(N, num_classes)` logits.
+
+    Raises:
+        InvalidInputError: if an argument is not a positive integer or
+            `input_shape` is not `(H, W, 3)`.
+
+    Example:
+
+    ```python
+    net = kv.zoo.fc3(hidden=1000, input_shape=(32, 32, 3), num_classes=10)
+    net(kv.data.sample_images(size=32)).shape  # (4, 10)
+    ```
+    """
+    hidden = _check_positive_int("hidden", hidden)
+    num_classes = _check_positive_int("num_classes", num_classes)
+    seed = _check_seed(seed)
+    shape = _check_input_shape(input_shape)
+    inputs = keras.Input(shape=shape, name="image")
+    x = SubtractMean(IMAGENET_MEAN, name="subtract_mean")(inputs)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(
+        hidden,
+        activation="relu",
+        kernel_initializer=_paper_kernel(seed, 0),
+        bias_initializer=keras.initializers.Constant(1.0),
+        name="fc1",
+    )(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        kernel_initializer=_paper_kernel(seed, 1, stddev=10.0),
+        bias_initializer="zeros",
+        name="logits",
+    )(x)
+    return keras.Model(inputs, outputs, name="fc3")
+
+
+def cnn3(
+    filters: int = 16,
+    kernel_size: int = 7,
+    max_pool: bool = False,
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    num_classes: int = 1000,
+    seed: int = 0,
+) -> keras.Model:
+    """Build the paper's random 3-layer CNN (setups E2 and, with `max_pool`, E3).
+
+    `image → SubtractMean → Conv2D(filters, kernel_size, stride 1, SAME, relu)
+    → [MaxPool2D(9, stride 1, SAME)] → Flatten → Dense(num_classes)`.
+    Every kernel is TruncatedNormal(std 0.1), every bias 0.
+
+    Warning: the dense layer holds `H·W·filters·num_classes` float32 values,
+    i.e. `H·W·filters·num_classes·4` bytes: at the paper's size,
+    224·224·64·1000 floats = 12.8 GB. One logit's map does not depend on how
+    many other logits exist, so use a small `num_classes` (e.g. 10) and/or a
+    smaller input.
+
+    Args:
+        filters: number of conv filters N (the paper sweeps 1, 4, 16, 64, 256).
+            Defaults to `16`.
+        kernel_size: side of the square conv kernel. Defaults to `7`.
+        max_pool: add the 9×9, stride-1, SAME max-pool between the ReLU and
+            the dense layer (E3). Defaults to `False`.
+        input_shape: `(height, width, 3)` of the raw RGB input. Defaults to
+            `(224, 224, 3)`.
+        num_classes: number of logits. Defaults to `1000`.
+        seed: seed of the initializers. Defaults to `0`.
+
+    Returns:
+        A Functional `keras.Model` named `"cnn3"` (or `"cnn3_maxpool"`) with
+        layers `subtract_mean`, `conv`, [`pool`], `flatten`, `logits`, taking
+        raw RGB in [0, 255] and returning `(N, num_classes)` logits.
+
+    Raises:
+        InvalidInputError: if an argument is not a positive integer, `max_pool`
+            is not a bool, or `input_shape` is not `(H, W, 3)`.
+
+    Example:
+
+    ```python
+    net = kv.zoo.cnn3(filters=64, max_pool=True, input_shape=(64, 64, 3), num_classes=10)
+    net.summary()
+    ```
+    """
+    filters = _check_positive_int("filters", filters)
+    kernel_size = _check_positive_int("kernel_size", kernel_size)
+    num_classes = _check_positive_int("num_classes", num_classes)
+    if not isinstance(max_pool, (bool, np.bool_)):
+        raise InvalidInputError(
+            f"`max_pool` must be True or False. Received: max_pool={max_pool!r}"
+        )
+    seed = _check_seed(seed)
+    shape = _check_input_shape(input_shape)
+    inputs = keras.Input(shape=shape, name="image")
+    x = SubtractMean(IMAGENET_MEAN, name="subtract_mean")(inputs)
+    x = keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=1,
+        padding="same",
+        activation="relu",
+        kernel_initializer=_paper_kernel(seed, 0),
+        bias_initializer="zeros",
+        name="conv",
+    )(x)
+    if max_pool:
+        x = keras.layers.MaxPooling2D(pool_size=9, strides=1, padding="same", name="pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        kernel_initializer=_paper_kernel(seed, 1),
+        bias_initializer="zeros",
+        name="logits",
+    )(x)
+    return keras.Model(inputs, outputs, name="cnn3_maxpool" if max_pool else "cnn3")
+
+
+# --------------------------------------------------------------------------
+# E4: VGG-16.
+# --------------------------------------------------------------------------
+
+
+def _keras_home() -> str:
+    """The Keras cache folder as Keras would pick it now (`$KERAS_HOME` or ~/.keras)."""
+    home = os.environ.get("KERAS_HOME")
+    if home:
+        return os.path.expanduser(home)
+    return os.path.join(os.path.expanduser("~"), ".keras")
+
+
+def _fetch_imagenet_weights(include_top: bool) -> str:
+    """Return the path of Keras's VGG-16 ImageNet file, downloading it if needed."""
+    fname, origin, file_hash = _VGG16_FILES[include_top]
+    home = _keras_home()
+    try:
+        return keras.utils.get_file(
+            fname, origin, cache_subdir="models", file_hash=file_hash, cache_dir=home
+        )
+    except Exception as err:
+        target = os.path.join(home, "models", fname)
+        raise WeightsUnavailableError(
+            f"Cannot get the ImageNet VGG-16 weights ({type(err).__name__}: {err}). "
+            f"kerasviz loads Keras's own file: download {origin} on a machine that is "
+            f"online and copy it to {target!r} (the Keras cache, $KERAS_HOME/models or "
+            "~/.keras/models), or pass weights=None to use random weights. "
+            "Received: weights='imagenet'"
+        ) from err
+
+
+def vgg16(
+    weights: str | os.PathLike | None = None,
+    init: InitName = "paper",
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    num_classes: int = 1000,
+    include_top: bool = True,
+    seed: int = 0,
+    caffe_bgr: bool | None = None,
+) -> keras.Model:
+    """Build VGG-16 taking raw RGB in [0, 255] (setup E4).
+
+    The architecture is `keras.applications.VGG16`'s with the same layer names
+    (`block1_conv1` … `block5_pool`, then `flatten`, `fc1`, `fc2`,
+    `predictions`), preceded by a `subtract_mean` layer and ending in logits
+    (no softmax).
+
+    What the model expects: raw RGB images in [0, 255], shape
+    `(N, H, W, 3)`. The first layer computes
+
+    - `x - [123.68, 116.779, 103.939]` (RGB, the paper's preprocessing) when
+      `caffe_bgr=False`;
+    - `(x - [123.68, 116.779, 103.939])[..., ::-1]`, i.e. BGR minus
+      `[103.939, 116.779, 123.68]`, exactly `keras.applications.vgg16.
+      preprocess_input(x)` ("caffe" mode), when `caffe_bgr=True`. This is the
+      default for `weights="imagenet"`, whose filters were trained on BGR.
+
+    Args:
+        weights: `None` (random, see `init`), `"imagenet"` (Keras's pretrained
+            weights; needs the file in the Keras cache or the network), or the
+            path of a `.weights.h5` file saved from this architecture.
+            Defaults to `None`.
+        init: random initialization when `weights` is `None` (also the
+            starting point before loading a file): `"paper"` — every kernel
+            TruncatedNormal(std 0.1), conv biases 0, dense biases 1.0;
+            `"keras"` — Keras's defaults (GlorotUniform kernels, zero biases).
+            Defaults to `"paper"`.
+        input_shape: `(height, width, 3)`; at least 32×32. Must be
+            `(224, 224, 3)` when `include_top=True` and `weights="imagenet"`.
+            Defaults to `(224, 224, 3)`.
+        num_classes: number of logits of `predictions`; must be 1000 with
+            ImageNet weights. Ignored when `include_top=False`. Defaults to
+            `1000`.
+        include_top: keep `flatten`, `fc1`, `fc2`, `predictions`; otherwise the
+            output is `block5_pool`. Defaults to `True`.
+        seed: seed of the random initialization. Defaults to `0`.
+        caffe_bgr: flip RGB→BGR after the mean subtraction (see above).
+            Defaults to `None`: `True` for `weights="imagenet"`, `False`
+            otherwise.
+
+    Returns:
+        A Functional `keras.Model` named `"vgg16"`: `(N, num_classes)` logits,
+        or `(N, H/32, W/32, 512)` features when `include_top=False`.
+
+    Raises:
+        InvalidInputError: for an unknown `init`, a bad `input_shape` or
+            `num_classes`, or an ImageNet request with an incompatible shape.
+        WeightsUnavailableError: if `weights="imagenet"` and the file is
+            neither cached nor downloadable (the message says where to put it).
+        FileReadError: if `weights` is a path that does not exist or does not
+            fit the architecture.
+
+    Example:
+
+    ```python
+    random_vgg = kv.zoo.vgg16(init="paper", input_shape=(64, 64, 3), num_classes=10)
+    trained_vgg = kv.zoo.vgg16(weights="imagenet")  # online, or cached file
+    ```
+    """
+    init = _check_init(init)
+    seed = _check_seed(seed)
+    if not isinstance(include_top, (bool, np.bool_)):
+        raise InvalidInputError(
+            f"`include_top` must be True or False. Received: include_top={include_top!r}"
+        )
+    shape = _check_input_shape(input_shape, min_side=32)
+    num_classes = _check_positive_int("num_classes", num_classes)
+    imagenet = isinstance(weights, str) and weights == "imagenet"
+    if imagenet and include_top:
+        if num_classes != 1000:
+            raise InvalidInputError(
+                "ImageNet weights with include_top=True have 1000 classes. "
+                f"Received: num_classes={num_classes}"
+            )
+        if shape != (224, 224, 3):
+            raise InvalidInputError(
+                "ImageNet weights with include_top=True need input_shape=(224, 224, 3) "
+                f"(fc1 is tied to a 7x7x512 map). Received: input_shape={input_shape!r}"
+            )
+    if caffe_bgr is None:
+        caffe_bgr = imagenet
+    # Check the weights source before building: a missing file fails fast.
+    imagenet_path = None
+    if imagenet:
+        imagenet_path = _fetch_imagenet_weights(bool(include_top))
+    elif weights is not None:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise InvalidInputError(
+                "`weights` must be None, 'imagenet' or the path of a .weights.h5 file. "
+                f"Received: weights={weights!r}"
+            )
+        _check_weights_file(weights, "vgg16")
+
+    def kernel(index: int):
+        return _paper_kernel(seed, index) if init == "paper" else _keras_kernel(seed, index)
+
+    dense_bias = keras.initializers.Constant(1.0) if init == "paper" else "zeros"
+    inputs = keras.Input(shape=shape, name="image")
+    x = SubtractMean(IMAGENET_MEAN, reverse_channels=bool(caffe_bgr), name="subtract_mean")(
+        inputs
+    )
+    index = 0
+    for block, (filters, convs) in enumerate(_VGG16_BLOCKS, start=1):
+        for conv in range(1, convs + 1):
+            x = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer=kernel(index),
+                bias_initializer="zeros",
+                name=f"block{block}_conv{conv}",
+            )(x)
+            index += 1
+        x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool")(x)
+    if include_top:
+        x = keras.layers.Flatten(name="flatten")(x)
+        for name, units, act in (
+            ("fc1", 4096, "relu"),
+            ("fc2", 4096, "relu"),
+            ("predictions", num_classes, None),
+        ):
+            x = keras.layers.Dense(
+                units,
+                activation=act,
+                kernel_initializer=kernel(index),
+                bias_initializer=dense_bias,
+                name=name,
+            )(x)
+            index += 1
+    model = keras.Model(inputs, x, name="vgg16")
+
+    if imagenet_path is not None:
+        path = imagenet_path
+        reference = keras.applications.VGG16(
+            include_top=bool(include_top),
+            weights=None,
+            input_shape=shape,
+            classes=num_classes,
+            classifier_activation=None,
+        )
+        try:
+            reference.load_weights(path)
+        except Exception as err:
+            raise WeightsUnavailableError(
+                f"The ImageNet VGG-16 file {path!r} could not be loaded "
+                f"({type(err).__name__}: {err}); delete it so that it is downloaded "
+                "again. Received: weights='imagenet'"
+            ) from err
+        for layer in weight_layers(model):
+            layer.set_weights(reference.get_layer(layer.name).get_weights())
+    elif weights is not None:
+        _load_weights_file(model, weights, "vgg16")
+    return model
+
+
+# --------------------------------------------------------------------------
+# The trained network shipped with kerasviz.
+# --------------------------------------------------------------------------
+
+
+def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> keras.Model:
+    """Build the small VGG-style Fashion-MNIST CNN that kerasviz ships trained.
+
+    | layer | output | parameters |
+    |---|---|---|
+    | `block1_conv1` 3×3, 16, relu | 28×28×16 | 160 |
+    | `block1_conv2` 3×3, 16, relu | 28×28×16 | 2,320 |
+    | `block1_pool` 2×2 max | 14×14×16 | |
+    | `block2_conv1` 3×3, 32, relu | 14×14×32 | 4,640 |
+    | `block2_conv2` 3×3, 32, relu | 14×14×32 | 9,248 |
+    | `block2_pool` 2×2 max | 7×7×32 | |
+    | `flatten`, `dropout` (0.3, training only) | 1568 | |
+    | `fc1` 128, relu | 128 | 200,832 |
+    | `predictions` (logits) | 10 | 1,290 |
+
+    Six weight layers (`weight_layers`), 218,490 parameters. It is the
+    offline stand-in for the paper's trained VGG-16 in experiments E4–E7;
+    `models/fashion_cnn.md` is its model card (test accuracy ≥ 0.91).
+
+    Args:
+        weights: `None` (Keras's default init, seeded), `"trained"` (the
+            weights shipped inside the package, `kerasviz/weights/
+            fashion_cnn.weights.h5`, found through `importlib.resources` so
+            they work after `pip install`), or a path to a `.weights.h5`.
+            Defaults to `None`.
+        seed: seed of the random initialization. Defaults to `0`.
+
+    Returns:
+        A Functional `keras.Model` named `"fashion_cnn"` taking grayscale
+        images `(N, 28, 28, 1)` in [0, 1] (as `kerasviz.data.fashion_mnist`
+        returns them) and returning `(N, 10)` logits (class names in
+        `kerasviz.data.FASHION_CLASSES`).
+
+    Raises:
+        WeightsUnavailableError: if `weights="trained"` and the package was
+            installed without its weights file.
+        FileReadError: if `weights` is a path that cannot be loaded.
+        InvalidInputError: for any other `weights` value.
+
+    Example:
+
+    ```python
+    net = kv.zoo.fashion_cnn(weights="trained")
+    (_, _), (x_test, y_test) = kv.data.fashion_mnist()
+    logits = net.predict(x_test[:100])
+    ```
+    """
+    seed = _check_seed(seed)
+    trained = isinstance(weights, str) and weights == "trained"
+    if weights is not None and not trained:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise InvalidInputError(
+                "`weights` must be None, 'trained' or the path of a .weights.h5 file. "
+                f"Received: weights={weights!r}"
+            )
+        _check_weights_file(weights, "fashion_cnn")
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = inputs
+    index = 0
+    for block, filters in ((1, 16), (2, 32)):
+        for conv in (1, 2):
+            x = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer=_keras_kernel(seed, index),
+                name=f"block{block}_conv{conv}",
+            )(x)
+            index += 1
+        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dropout(0.3, seed=_derive_seed(seed, 100), name="dropout")(x)
+    x = keras.layers.Dense(
+        128, activation="relu", kernel_initializer=_keras_kernel(seed, index), name="fc1"
+    )(x)
+    outputs = keras.layers.Dense(
+        10, kernel_initializer=_keras_kernel(seed, index + 1), name="predictions"
+    )(x)
+    model = keras.Model(inputs, outputs, name="fashion_cnn")
+
+    if weights is None:
+        return model
+    if trained:
+        resource = importlib.resources.files("kerasviz").joinpath("weights", _FASHION_WEIGHTS)
+        if not resource.is_file():
+            raise WeightsUnavailableError(
+                f"The trained Fashion-MNIST weights ({_FASHION_WEIGHTS}) are not in this "
+                "kerasviz installation. Reinstall kerasviz with its package data, or "
+                "train them with `python models/train_fashion_cnn.py`. "
+                "Received: weights='trained'"
+            )
+        with importlib.resources.as_file(resource) as path:
+            _load_weights_file(model, path, "fashion_cnn")
+        return model
+    _load_weights_file(model, weights, "fashion_cnn")
+    return model
+
+
+# --------------------------------------------------------------------------
+# E5: layer-wise randomization.
+# --------------------------------------------------------------------------
+
+
+def _walk_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _walk_layers(layer)
+        else:
+            yield layer
+
+
+def weight_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """List the layers of `model` that hold a kernel, in order.
+
+    A layer counts when it has a `kernel` weight (Dense, Conv1D/2D/3D,
+    Conv2DTranspose, ...); nested models are walked in place. These are the
+    layers that `randomize` addresses by index: VGG-16 gives its 13 convs and 3
+    dense layers (16), `fashion_cnn` gives 4 convs and 2 dense layers (6).
+
+    Args:
+        model: a built Keras model.
+
+    Returns:
+        The list of layers, input side first.
+
+    Raises:
+        UnsupportedModelError: if `model` is not a `keras.Model`.
+
+    Example:
+
+    ```python
+    [layer.name for layer in kv.zoo.weight_layers(kv.zoo.fashion_cnn())]
+    # ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2', 'fc1', 'predictions']
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise UnsupportedModelError(
+            f"Expected a keras.Model. Received: model of type {type(model).__name__}"
+        )
+    found = []
+    for layer in _walk_layers(model):
+        kernel = None
+        try:
+            kernel = getattr(layer, "kernel", None)
+        except Exception:  # a property that fails on an unbuilt layer
+            kernel = None
+        if kernel is not None and any(w is kernel for w in layer.weights):
+            found.append(layer)
+    return found
+
+
+def _resolve_layers(model: keras.Model, layers) -> list[int]:
+    """Map names / indices (into `weight_layers(model)`) to sorted unique indices."""
+    candidates = weight_layers(model)
+    names = [layer.name for layer in candidates]
+    n = len(candidates)
+    if isinstance(layers, (str, int, np.integer)) and not isinstance(layers, bool):
+        layers = [layers]
+    try:
+        items = list(layers)
+    except TypeError:
+        raise InvalidInputError(
+            "`layers` must be a layer name, an index into weight_layers(model), or a "
+            f"sequence of them. Received: layers={layers!r}"
+        ) from None
+    indices = set()
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                raise InvalidInputError(
+                    f"Layer {item!r} is not a weight layer of model {model.name!r}. "
+                    f"Weight layers: {', '.join(repr(v) for v in names)}. "
+                    f"Received: layers={layers!r}"
+                )
+            indices.add(names.index(item))
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not -n <= item < n:
+                raise InvalidInputError(
+                    f"Layer index {int(item)} is out of range: model {model.name!r} has "
+                    f"{n} weight layers (indices 0..{n - 1}). Received: layers={layers!r}"
+                )
+            indices.add(int(item) % n)
+        else:
+            raise InvalidInputError(
+                "`layers` items must be layer names (str) or indices (int). "
+                f"Received: layers={layers!r}"
+            )
+    return sorted(indices)
+
+
+def _seeded(initializer, seed: int):
+    """A copy of a Keras initializer with its seed replaced (if it has one)."""
+    initializer = keras.initializers.get(initializer)
+    config = initializer.get_config()
+    if "seed" in config:
+        config["seed"] = seed
+    return type(initializer).from_config(config)
+
+
+def _new_weights(layer, index: int, seed: int, init: str) -> list[np.ndarray]:
+    """The re-initialized values of all of `layer`'s weights."""
+    values = []
+    for weight in layer.weights:
+        shape = tuple(weight.shape)
+        dtype = weight.dtype
+        wseed = _derive_seed(seed, index, len(values), _RANDOMIZE_TAG)
+        if weight is layer.kernel:
+            if init == "paper":
+                new = keras.initializers.TruncatedNormal(stddev=PAPER_STDDEV, seed=wseed)
+            else:
+                new = _seeded(layer.kernel_initializer, wseed)
+        elif getattr(layer, "bias", None) is not None and weight is layer.bias:
+            if init == "paper":
+                fill = 1.0 if isinstance(layer, keras.layers.Dense) else 0.0
+                new = keras.initializers.Constant(fill)
+            else:
+                new = _seeded(layer.bias_initializer, wseed)
+        else:
+            raise UnsupportedModelError(
+                f"Cannot re-initialize weight {weight.path!r} of layer {layer.name!r}: "
+                "only kernels and biases are supported. "
+                f"Received: layer of type {type(layer).__name__}"
+            )
+        values.append(np.asarray(keras.ops.convert_to_numpy(new(shape, dtype=dtype))))
+    return values
+
+
+def randomize(
+    model: keras.Model,
+    layers: int | str | Sequence[int | str],
+    seed: int = 0,
+    init: InitName = "paper",
+) -> keras.Model:
+    """Return a copy of `model` with some weight layers re-initialized.
+
+    The copy is `keras.models.clone_model(model)` with all of `model`'s
+    weights, after which the requested layers get fresh weights; `model` itself
+    is not modified. The random values of layer `i` depend only on `(seed, i,
+    init)`, so every protocol that randomizes layer `i` with the same seed gives
+    it the same values, and the same call always returns the same weights.
+
+    Args:
+        model: a built Functional or Sequential Keras model.
+        layers: which layers to re-initialize: names, or indices into
+            `weight_layers(model)` (negative indices count from the top), one
+            or a sequence; an empty sequence gives an unchanged copy.
+        seed: seed of the new weights. Defaults to `0`.
+        init: `"paper"` — kernels TruncatedNormal(std 0.1), biases 1.0 for
+            `Dense` layers and 0 for the others (conv); `"keras"` — each
+            layer's own `kernel_initializer` / `bias_initializer`, reseeded.
+            Defaults to `"paper"`.
+
+    Returns:
+        A new `keras.Model` with the same architecture and layer names.
+
+    Raises:
+        InvalidInputError: for an unknown layer name, an index out of range or
+            an unknown `init`.
+        UnsupportedModelError: if `model` is not a `keras.Model` or cannot be
+            cloned.
+
+    Example:
+
+    ```python
+    net = kv.zoo.fashion_cnn(weights="trained")
+    random_top = kv.zoo.randomize(net, ["fc1", "predictions"], seed=1)
+    ```
+    """
+    init = _check_init(init)
+    seed = _check_seed(seed)
+    indices = _resolve_layers(model, layers)
+    try:
+        clone = keras.models.clone_model(model)
+    except Exception as err:
+        raise UnsupportedModelError(
+            f"Cannot clone model {model.name!r} ({type(err).__name__}: {err}); "
+            "randomize needs a Functional or Sequential model whose layers serialize. "
+            f"Received: model={model.name!r}"
+        ) from err
+    clone.set_weights(model.get_weights())
+    clone_layers = weight_layers(clone)
+    for index in indices:
+        layer = clone_layers[index]
+        layer.set_weights(_new_weights(layer, index, seed, init))
+    return clone
+
+
+def protocol_layers(model: keras.Model, protocol: ProtocolName, k: int) -> list[int]:
+    """Indices (into `weight_layers(model)`) that an E5 protocol randomizes.
+
+    With `n = len(weight_layers(model))` and layers numbered 0 (input side)
+    to n-1 (logits):
+
+    - `"part"`: layers 0..k keep their trained weights, layers k+1..n-1 are
+      random. Read from the top (k = n-1, n-2, …, -1) this is Adebayo et al.'s
+      cascading randomization; `k = -1` randomizes everything, `k = n-1`
+      nothing.
+    - `"reverse"`: layers 0..k are random, layers k+1..n-1 trained; `k = -1`
+      randomizes nothing, `k = n-1` everything.
+    - `"only"`: only layer k is random (independent randomization); `k` in
+      0..n-1.
+
+    Args:
+        model: the (trained) model.
+        protocol: `"part"`, `"reverse"` or `"only"`.
+        k: the layer index, as above.
+
+    Returns:
+        A sorted list of indices.
+
+    Raises:
+        InvalidInputError: for an unknown protocol or `k` out of range.
+
+    Example:
+
+    ```python
+    kv.zoo.protocol_layers(kv.zoo.fashion_cnn(), "part", 3)  # [4, 5]
+    ```
+    """
+    n = len(weight_layers(model))
+    if protocol not in PROTOCOLS:
+        raise InvalidInputError(
+            f"Unknown protocol {protocol!r}. Known protocols: 'part', 'reverse', "
+            f"'only'. Received: protocol={protocol!r}"
+        )
+    low = 0 if protocol == "only" else -1
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not low <= k < n:
+        raise InvalidInputError(
+            f"`k` must be an integer in {low}..{n - 1} for protocol {protocol!r} "
+            f"(model {model.name!r} has {n} weight layers). Received: k={k!r}"
+        )
+    k = int(k)
+    if protocol == "part":
+        return list(range(k + 1, n))
+    if protocol == "reverse":
+        return list(range(0, k + 1))
+    return [k]
+
+
+def randomize_part(
+    model: keras.Model, k: int, seed: int = 0, init: InitName = "paper"
+) -> keras.Model:
+    """Cascading randomization: keep layers 0..k trained, randomize the rest.
+
+    See `protocol_layers` (protocol `"part"`) for the exact sets and
+    `randomize` for how the copy is made.
+
+    Args:
+        model: the trained model (left untouched).
+        k: last trained layer, -1..n-1 (`-1`: everything random).
+        seed: seed of the new weights. Defaults to `0`.
+        init: `"paper"` or `"keras"` (see `randomize`). Defaults to `"paper"`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Raises:
+        InvalidInputError: if `k` is out of range or `init` unknown.
+
+    Example:
+
+    ```python
+    only_convs_trained = kv.zoo.randomize_part(kv.zoo.fashion_cnn(weights="trained"), 3)
+    ```
+    """
+    return randomize(model, protocol_layers(model, "part", k), seed=seed, init=init)
+
+
+def randomize_reverse(
+    model: keras.Model, k: int, seed: int = 0, init: InitName = "paper"
+) -> keras.Model:
+    """Reverse cascade: randomize layers 0..k, keep layers k+1..n-1 trained.
+
+    See `protocol_layers` (protocol `"reverse"`) and `randomize`.
+
+    Args:
+        model: the trained model (left untouched).
+        k: last random layer, -1..n-1 (`-1`: nothing random).
+        seed: seed of the new weights. Defaults to `0`.
+        init: `"paper"` or `"keras"` (see `randomize`). Defaults to `"paper"`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Raises:
+        InvalidInputError: if `k` is out of range or `init` unknown.
+
+    Example:
+
+    ```python
+    first_conv_random = kv.zoo.randomize_reverse(kv.zoo.fashion_cnn(weights="trained"), 0)
+    ```
+    """
+    return randomize(model, protocol_layers(model, "reverse", k), seed=seed, init=init)
+
+
+def randomize_only(
+    model: keras.Model, k: int, seed: int = 0, init: InitName = "paper"
+) -> keras.Model:
+    """Independent randomization: randomize layer k only.
+
+    See `protocol_layers` (protocol `"only"`) and `randomize`.
+
+    Args:
+        model: the trained model (left untouched).
+        k: the layer to randomize, 0..n-1.
+        seed: seed of the new weights. Defaults to `0`.
+        init: `"paper"` or `"keras"` (see `randomize`). Defaults to `"paper"`.
+
+    Returns:
+        A new `keras.Model`.
+
+    Raises:
+        InvalidInputError: if `k` is out of range or `init` unknown.
+
+    Example:
+
+    ```python
+    fc1_random = kv.zoo.randomize_only(kv.zoo.fashion_cnn(weights="trained"), 4)
+    ```
+    """
+    return randomize(model, protocol_layers(model, "only", k), seed=seed, init=init)
+
+
+def randomization_protocols(
+    model: keras.Model,
+    protocols: Sequence[ProtocolName] = PROTOCOLS,
+    seed: int = 0,
+    init: InitName = "paper",
+) -> Iterator[tuple[str, int, list[str], keras.Model]]:
+    """Iterate over the E5 protocols: every protocol, every k = 0..n-1.
+
+    Models are built lazily, one per step, so a VGG-16 sweep holds only one
+    extra copy at a time (if the caller drops it).
+
+    Args:
+        model: the trained model (left untouched).
+        protocols: which of `"part"`, `"reverse"`, `"only"`, in the order to
+            run them. Defaults to `PROTOCOLS` (all three).
+        seed: seed of the new weights (the same for every step, so a layer is
+            randomized identically wherever it is random). Defaults to `0`.
+        init: `"paper"` or `"keras"` (see `randomize`). Defaults to `"paper"`.
+
+    Yields:
+        `(protocol, k, randomized_layer_names, randomized_model)`.
+
+    Raises:
+        InvalidInputError: for an unknown protocol or `init`.
+
+    Example:
+
+    ```python
+    for protocol, k, names, net in kv.zoo.randomization_protocols(trained, ["part"]):
+        maps = kv.visualize(net, images)
+    ```
+    """
+    protocols = tuple(protocols)
+    for protocol in protocols:
+        if protocol not in PROTOCOLS:
+            raise InvalidInputError(
+                f"Unknown protocol {protocol!r}. Known protocols: 'part', 'reverse', "
+                f"'only'. Received: protocols={protocols!r}"
+            )
+    init = _check_init(init)
+    names = [layer.name for layer in weight_layers(model)]
+    for protocol in protocols:
+        for k in range(len(names)):
+            indices = protocol_layers(model, protocol, k)
+            yield (
+                protocol,
+                k,
+                [names[i] for i in indices],
+                randomize(model, indices, seed=seed, init=init),
+            )
