@@ -22,13 +22,30 @@ from kerasviz.visualizer import Visualizer, visualize
 
 __version__ = "0.1.0"
 
+# Imported on first use (`kv.zoo`, `kv.analysis`, ...): they pull in
+# matplotlib, scikit-image and TensorBoard, which the core does not need.
+_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "render", "zoo")
+
 __all__ = [
     "RULES",
     "RewriteReport",
     "Visualizer",
+    "analysis",
+    "callbacks",
+    "data",
     "errors",
+    "render",
     "rewrite",
     "rules",
     "targets",
     "visualize",
+    "zoo",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"kerasviz.{name}")
+    raise AttributeError(f"module 'kerasviz' has no attribute {name!r}")

@@ -1,0 +1,642 @@
+"""`sanity_check`: does a backprop map of *your* network reflect its decision?
+
+The paper's analysis, run on a user's own model and images. For every rule it
+measures three things:
+
+| check | question | how |
+|---|---|---|
+| class sensitivity | does the map change with the class explained? | 1 − mean SSIM between the max-logit map and maps of seeded random other classes (Sixt et al. 2020; PAPER.md M5) |
+| cascading randomization | does the map change when the learned weights are destroyed? | weight layers re-initialized one by one from the top (Adebayo et al. 2018); SSIM and Spearman (abs) of each map to the original map |
+| image recovery | is the map just the image again? | Pearson r of the map with the input image (PAPER.md M1) |
+| input similarity | does the map ignore the image? | Pearson r between the maps of two different images for the same class (PAPER.md M6) |
+
+and sums them up in a verdict (see `verdict`). Saliency — the plain
+gradient — is the baseline: it is, by definition, what the model's output
+responds to, so a rule whose scores stay far below saliency's is not showing
+the decision.
+
+Example:
+
+```python
+import keras
+import numpy as np
+from kerasviz.analysis import sanity_check
+
+model = keras.Sequential([
+    keras.Input((16, 16, 1)),
+    keras.layers.Conv2D(16, 3, activation="relu"),
+    keras.layers.Conv2D(16, 3, activation="relu"),
+    keras.layers.Flatten(),
+    keras.layers.Dense(10),
+])
+images = np.random.default_rng(0).uniform(size=(4, 16, 16, 1)).astype("float32")
+report = sanity_check(model, images, progress=False)
+print(report)                      # Markdown table, one row per rule
+report.verdicts                    # {"saliency": "reflects the decision", ...}
+report.plot("sanity.png")
+```
+
+References:
+    - Adebayo et al. "Sanity Checks for Saliency Maps". NeurIPS 2018.
+    - Sixt, Granz, Landgraf. "When Explanations Lie: Why Many Modified BP
+      Attributions Fail". ICML 2020.
+    - Nie, Zhang, Patel. "A Theoretical Explanation for Perplexing Behaviors
+      of Backpropagation-based Visualizations". ICML 2018.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from kerasviz import rules as rules_lib
+from kerasviz import zoo
+from kerasviz.analysis import metrics
+from kerasviz.errors import InvalidInputError, UnsupportedModelError
+from kerasviz.visualizer import Visualizer
+
+__all__ = [
+    "CascadeStep",
+    "RuleSanity",
+    "SanityReport",
+    "VERDICTS",
+    "sanity_check",
+    "verdict",
+]
+
+#: Thresholds of the rule of thumb in `verdict` (documented there).
+CLASS_SENSITIVITY_MIN = 0.5
+RANDOMIZATION_SENSITIVITY_MIN = 0.5
+RELATIVE_TO_SALIENCY_MIN = 0.5
+RECOVERY_MIN = 0.3
+INPUT_SIMILARITY_MAX = 0.95
+
+#: The possible verdicts, in the order `verdict` tries them.
+VERDICTS: tuple[str, ...] = (
+    "ignores the input",
+    "reflects the decision",
+    "mostly image recovery",
+    "insensitive to class and weights",
+    "partly reflects the decision",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class CascadeStep:
+    """One point of a cascading-randomization curve.
+
+    Attributes:
+        layer: the weight layer re-initialized at this step (`"none"` for
+            the first point: nothing randomized yet).
+        randomized: every layer random at this step, top layer first.
+        ssim: mean over images of the SSIM between this step's map and the
+            original map (min–max normalized, PAPER.md M4).
+        spearman_abs: mean Spearman rank correlation of the abs-normalized
+            maps (Adebayo et al.'s main measure).
+    """
+
+    layer: str
+    randomized: tuple[str, ...]
+    ssim: float
+    spearman_abs: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleSanity:
+    """The sanity scores of one rule.
+
+    Attributes:
+        rule: the rule's name.
+        class_ssim: mean SSIM between the max-logit map and the random-class
+            maps (over images and classes).
+        class_spearman: mean Spearman (abs-normalized) between the same maps.
+        cascade: the cascading-randomization curve, first point unrandomized.
+        recovery: mean Pearson r of the max-logit map with the image.
+        recovery_demeaned: the same after removing each channel's mean from
+            the map.
+        input_similarity: mean Pearson r between the map of each image and
+            the map of another image of the set for the same class (1: the
+            map does not depend on the image; NaN for a single image).
+        verdict: one of `VERDICTS` (see `verdict`).
+    """
+
+    rule: str
+    class_ssim: float
+    class_spearman: float
+    cascade: tuple[CascadeStep, ...]
+    recovery: float
+    recovery_demeaned: float
+    input_similarity: float
+    verdict: str
+
+    @property
+    def class_sensitivity(self) -> float:
+        """`1 - class_ssim`: 0 when the map ignores the class explained."""
+        return 1.0 - self.class_ssim
+
+    @property
+    def randomization_sensitivity(self) -> float:
+        """`1 -` the mean SSIM over the randomized steps of the cascade.
+
+        The area above the curve: near 0 when the map survives the loss of
+        the learned weights, large when it changes as soon as the top layers
+        are randomized.
+        """
+        steps = self.cascade[1:]
+        if not steps:
+            return math.nan
+        return 1.0 - float(np.mean([step.ssim for step in steps]))
+
+    @property
+    def final_ssim(self) -> float:
+        """SSIM to the original map once every listed layer is random."""
+        return self.cascade[-1].ssim
+
+    @property
+    def image_recovery(self) -> float:
+        """`max(recovery, recovery_demeaned)`: how much of the image the map holds."""
+        return max(self.recovery, self.recovery_demeaned)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the scores, derived ones included."""
+        return {
+            "rule": self.rule,
+            "class_ssim": self.class_ssim,
+            "class_spearman": self.class_spearman,
+            "class_sensitivity": self.class_sensitivity,
+            "randomization_sensitivity": self.randomization_sensitivity,
+            "final_ssim": self.final_ssim,
+            "recovery": self.recovery,
+            "recovery_demeaned": self.recovery_demeaned,
+            "input_similarity": None if math.isnan(self.input_similarity) else self.input_similarity,
+            "verdict": self.verdict,
+            "cascade": [dataclasses.asdict(step) | {"randomized": list(step.randomized)} for step in self.cascade],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class SanityReport:
+    """What `sanity_check` found, per rule.
+
+    Attributes:
+        results: `{rule: RuleSanity}`, in the order the rules were given.
+        model_name: the model's name.
+        num_images: how many images were used.
+        num_random_classes: random classes per image for class sensitivity.
+        layers: the weight layers randomized, in cascade order (top first).
+        seed: the seed of the random classes and weights.
+        init: how randomized layers were re-initialized (`kv.zoo.randomize`).
+    """
+
+    results: dict[str, RuleSanity]
+    model_name: str
+    num_images: int
+    num_random_classes: int
+    layers: tuple[str, ...]
+    seed: int
+    init: str
+
+    def __getitem__(self, rule: str) -> RuleSanity:
+        return self.results[rules_lib.canonical_name(rule)]
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """`{rule: verdict}`."""
+        return {rule: result.verdict for rule, result in self.results.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the settings and each rule's `RuleSanity.to_dict()`."""
+        return {
+            "model": self.model_name,
+            "num_images": self.num_images,
+            "num_random_classes": self.num_random_classes,
+            "layers": list(self.layers),
+            "seed": self.seed,
+            "init": self.init,
+            "rules": {rule: result.to_dict() for rule, result in self.results.items()},
+        }
+
+    def to_markdown(self) -> str:
+        """Two Markdown tables: the scores per rule, then the cascading curves (SSIM)."""
+        lines = [
+            f"Sanity check of `{self.model_name}` on {self.num_images} images "
+            f"({self.num_random_classes} random classes each; {len(self.layers)} layers "
+            f"randomized top-down, init {self.init!r}, seed {self.seed}).",
+            "",
+            "| rule | class sensitivity (1 − SSIM) | class Spearman | randomization sensitivity "
+            "| SSIM, all randomized | recovery r | r, demeaned | input similarity | verdict |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for rule, r in self.results.items():
+            lines.append(
+                f"| {rule} | {r.class_sensitivity:.3f} | {r.class_spearman:.3f} | "
+                f"{r.randomization_sensitivity:.3f} | {r.final_ssim:.3f} | {r.recovery:.3f} | "
+                f"{r.recovery_demeaned:.3f} | {r.input_similarity:.3f} | {r.verdict} |"
+            )
+        rules = list(self.results)
+        lines += [
+            "",
+            "Cascading randomization, SSIM to the original map (layer = last one randomized):",
+            "",
+            "| layer | " + " | ".join(rules) + " |",
+            "|---|" + "---|" * len(rules),
+        ]
+        first = next(iter(self.results.values()))
+        for index, step in enumerate(first.cascade):
+            values = " | ".join(f"{self.results[rule].cascade[index].ssim:.3f}" for rule in rules)
+            lines.append(f"| {step.layer} | {values} |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+    def plot(self, path: str | os.PathLike | None = None, *, dpi: int = 100):
+        """Cascading curves per rule (left) and the three scores as bars (right).
+
+        Args:
+            path: write a PNG there when given. Defaults to `None`.
+            dpi: resolution of the PNG. Defaults to `100`.
+
+        Returns:
+            The matplotlib `Figure`.
+        """
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        rules = list(self.results)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        first = self.results[rules[0]].cascade
+        x = np.arange(len(first))
+        for rule in rules:
+            left.plot(x, [step.ssim for step in self.results[rule].cascade], marker="o", label=rule)
+        left.set_xticks(x, [step.layer for step in first], rotation=45, ha="right")
+        left.set_ylabel("SSIM to the original map")
+        left.set_xlabel("randomized down to layer")
+        left.set_title("Cascading randomization")
+        left.set_ylim(min(0.0, left.get_ylim()[0]), 1.05)
+        left.legend()
+        names = ("class\nsensitivity", "randomization\nsensitivity", "image\nrecovery", "input\nsimilarity")
+        width = 0.8 / len(rules)
+        for i, rule in enumerate(rules):
+            r = self.results[rule]
+            values = [r.class_sensitivity, r.randomization_sensitivity, r.image_recovery, r.input_similarity]
+            right.bar(np.arange(4) + (i - (len(rules) - 1) / 2) * width, values, width, label=rule)
+        right.set_xticks(np.arange(4), names)
+        right.axhline(0.0, color="black", linewidth=0.8)
+        right.set_title("Scores (see SanityReport)")
+        right.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=dpi)
+        return fig
+
+
+def verdict(result: RuleSanity | dict, saliency: RuleSanity | dict | None = None) -> str:
+    """The rule of thumb that sums up one rule's scores.
+
+    With `CS` the class sensitivity, `WS` the randomization sensitivity and
+    `R = max(recovery, recovery_demeaned)`, a rule is *class-sensitive* when
+    `CS >= 0.5` (`CLASS_SENSITIVITY_MIN`) and *weight-sensitive* when
+    `WS >= 0.5` (`RANDOMIZATION_SENSITIVITY_MIN`); when saliency's scores are
+    given, each must also be at least half of saliency's
+    (`RELATIVE_TO_SALIENCY_MIN`). `M6` is the input similarity. Then, in this
+    order:
+
+    1. **"ignores the input"**: `M6 >= 0.95` (`INPUT_SIMILARITY_MAX`): maps
+       of different images are (nearly) the same, so the map shows the
+       weights and the class, not why *this* image got its class (Nie et
+       al.: DeconvNet without max-pooling gives exactly 1). Class and
+       weight sensitivity cannot rescue such a map.
+    2. **"reflects the decision"**: class- and weight-sensitive.
+    3. **"mostly image recovery"**: not both, and `R >= 0.3`
+       (`RECOVERY_MIN`): the map looks like the input whatever the network
+       decided (Nie et al.: GBP and DeconvNet).
+    4. **"insensitive to class and weights"**: neither, and `R < 0.3`: the
+       map follows neither the decision nor the image.
+    5. **"partly reflects the decision"**: one of the two only, and `R < 0.3`.
+
+    Calibration (`kv.zoo.fashion_cnn(weights="trained")`, 92 % test
+    accuracy; 8 test images, 3 seeds): saliency CS ≈ 1.05–1.07,
+    WS ≈ 0.94–0.96, R ≈ 0.09–0.11; DeconvNet CS ≈ 0.35–0.42,
+    WS ≈ 0.51–0.55, R ≈ 0.33–0.39 (a borderline case: read its numbers);
+    GBP CS ≈ 0.10–0.12, WS ≈ 0.27–0.33, R ≈ 0.53–0.58.
+    On random small CNNs: saliency CS ≈ 1.0, WS ≈ 0.9–1.0; GBP CS ≈ 0.11,
+    WS ≈ 0.19, R ≈ 0.77. `M6` is 0.05–0.3 for every rule on these nets
+    with max-pooling; without max-pooling DeconvNet gives 1.0 and saliency
+    of a shallow two-conv net ≈ 0.74. SSIM of two unrelated noise maps is ≈ 0, so
+    `CS` and `WS` near 1 mean "as different as unrelated maps". These
+    thresholds are a rule of thumb, not a test: read the numbers and the
+    cascading curve too.
+
+    Args:
+        result: a `RuleSanity` or a dict with `class_sensitivity`,
+            `randomization_sensitivity`, `recovery`, `recovery_demeaned` and
+            optionally `input_similarity`.
+        saliency: saliency's scores on the same model and images, or `None`
+            to use the absolute thresholds only. Defaults to `None`.
+
+    Returns:
+        One of `VERDICTS`.
+    """
+    cs, ws, rec = _scores(result)
+    similarity = (
+        result.input_similarity if isinstance(result, RuleSanity) else result.get("input_similarity")
+    )
+    if similarity is not None and not math.isnan(similarity) and similarity >= INPUT_SIMILARITY_MAX:
+        return VERDICTS[0]
+    cs_min, ws_min = CLASS_SENSITIVITY_MIN, RANDOMIZATION_SENSITIVITY_MIN
+    if saliency is not None:
+        sal_cs, sal_ws, _ = _scores(saliency)
+        cs_min = max(cs_min, RELATIVE_TO_SALIENCY_MIN * sal_cs)
+        ws_min = max(ws_min, RELATIVE_TO_SALIENCY_MIN * sal_ws)
+    class_ok = cs >= cs_min
+    weights_ok = not math.isnan(ws) and ws >= ws_min
+    if class_ok and weights_ok:
+        return VERDICTS[1]
+    if rec >= RECOVERY_MIN:
+        return VERDICTS[2]
+    if not class_ok and not weights_ok:
+        return VERDICTS[3]
+    return VERDICTS[4]
+
+
+def _scores(result) -> tuple[float, float, float]:
+    if isinstance(result, RuleSanity):
+        return result.class_sensitivity, result.randomization_sensitivity, result.image_recovery
+    return (
+        float(result["class_sensitivity"]),
+        float(result["randomization_sensitivity"]),
+        max(float(result["recovery"]), float(result["recovery_demeaned"])),
+    )
+
+
+def sanity_check(
+    model: keras.Model,
+    images,
+    rules: Iterable[str] = rules_lib.RULES,
+    *,
+    num_random_classes: int = 5,
+    layers: Sequence[int | str] | None = None,
+    max_layers: int | None = None,
+    init: str = "keras",
+    seed: int = 0,
+    preprocess: Callable | None = None,
+    output: int | str | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> SanityReport:
+    """Class sensitivity, cascading randomization and image recovery of each rule's maps.
+
+    For each image the maps explain the class the model predicts (its max
+    logit). Then, per rule:
+
+    - **class sensitivity**: the max-logit map is compared with the maps of
+      `num_random_classes` other classes, drawn with `seed` (never the
+      predicted one): mean SSIM and Spearman (abs) via
+      `kv.analysis.metrics.map_similarity`; `class_sensitivity = 1 - SSIM`.
+    - **cascading randomization** (Adebayo et al.): the weight layers
+      (`kv.zoo.weight_layers`) are re-initialized one at a time from the
+      top, cumulatively, as `kv.zoo.randomize_part` does (same values for the
+      same `seed` and `init`); after each step the map of the same class is
+      compared with the original map. The curve's first point is the
+      unrandomized copy (similarity 1).
+    - **image recovery**: `kv.analysis.metrics.recovery` of the max-logit
+      map with the image, Pearson r raw and channel-demeaned.
+    - **input similarity**: `kv.analysis.metrics.input_independence`
+      between the map of image `i` and the map of image `i - 1` for image
+      `i`'s class (needs 2 images or more; NaN otherwise).
+
+    and a verdict (`verdict`, with saliency's scores as the baseline when
+    saliency is among the rules). The model is not modified: randomization
+    happens in a copy (two copies are made in all, and one `kv.Visualizer`
+    per copy compiles once).
+
+    Args:
+        model: a built Functional or Sequential Keras model taking images
+            `(N, H, W, C)` and returning (logits or softmax) scores of at least
+            2 classes.
+        images: `(N, H, W, C)` images as the model (or `preprocess`) takes
+            them. 4–16 images are plenty.
+        rules: rule names or aliases. Defaults to `kv.RULES`.
+        num_random_classes: random classes per image, capped at
+            `num_classes - 1`. Defaults to `5`.
+        layers: the weight layers to randomize (names, or indices into
+            `kv.zoo.weight_layers(model)`); they are randomized from the top
+            whatever order they are given in. Defaults to `None` (all).
+        max_layers: randomize only the top `max_layers` of them (for deep
+            models, where the top layers tell most). Defaults to `None`.
+        init: how a randomized layer is re-initialized: `"keras"` (its own
+            initializers, reseeded) or `"paper"` (TruncatedNormal(0.1)
+            kernels; see `kv.zoo.randomize`). Defaults to `"keras"`.
+        seed: seed of the random classes and the random weights. Defaults to
+            `0`.
+        preprocess: a function applied to the images inside the gradient
+            computation (see `kv.Visualizer`). Defaults to `None`.
+        output: the output to explain for a multi-output model. Defaults to
+            `None`.
+        batch_size: images per forward pass. Defaults to `32`.
+        progress: show a progress bar over the randomization steps.
+            Defaults to `True`.
+
+    Returns:
+        A `SanityReport`: `print` it for a table, `.to_dict()` for JSON,
+        `.plot(path)` for a figure.
+
+    Raises:
+        InvalidInputError: for images that do not fit the model, bad
+            `num_random_classes`, `max_layers`, `init`, `seed` or `layers`.
+        UnsupportedModelError: for a model that `kv.Visualizer` cannot
+            explain, that does not take images, has fewer than 2 classes or
+            no weight layer.
+        UnknownRuleError: for an unknown rule.
+
+    Example:
+
+    ```python
+    net = kv.zoo.fashion_cnn(weights="trained")
+    (_, _), (x_test, _) = kv.data.fashion_mnist()
+    report = kv.analysis.sanity_check(net, x_test[:8], rules=("saliency", "guided"))
+    print(report)
+    report["guided"].verdict   # "mostly image recovery"
+    ```
+
+    Warning:
+        Maps of 2 or 3 images give noisy scores; the SSIM of maps smaller
+        than 7×7 pixels is not meaningful.
+    """
+    if isinstance(rules, str):
+        rules = (rules,)
+    rule_names = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
+    if not rule_names:
+        raise InvalidInputError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
+    num_random_classes = _positive_int(num_random_classes, "num_random_classes")
+    if max_layers is not None:
+        max_layers = _positive_int(max_layers, "max_layers")
+    if init not in ("keras", "paper"):
+        raise InvalidInputError(f"init must be 'keras' or 'paper'. Received: init={init!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative int. Received: seed={seed!r}")
+    seed = int(seed)
+
+    viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
+    if len(viz.input_shape) != 4:
+        raise UnsupportedModelError(
+            "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
+            f"inputs. Received: model input shape {viz.input_shape}"
+        )
+    logits = viz.predict(images)  # the visualizer's checks of images vs model
+    images = np.asarray(images, dtype=np.float32)
+    num_classes = logits.shape[-1]
+    if num_classes < 2:
+        raise UnsupportedModelError(
+            "Class sensitivity needs a model with at least 2 classes. "
+            f"Received: model output with {num_classes} class"
+        )
+    all_layers = [layer.name for layer in zoo.weight_layers(model)]
+    if not all_layers:
+        raise UnsupportedModelError(
+            "Cascading randomization needs layers with a kernel (Dense, Conv...); "
+            f"model {model.name!r} has none. Received: model={model.name!r}"
+        )
+    order = _cascade_order(model, all_layers, layers, max_layers)
+
+    predicted = np.argmax(logits, axis=-1)
+    k = min(num_random_classes, num_classes - 1)
+    rng = np.random.default_rng(seed)
+    offsets = np.stack([rng.choice(np.arange(1, num_classes), size=k, replace=False) for _ in images])
+    classes = np.concatenate([predicted[:, None], (predicted[:, None] + offsets) % num_classes], axis=1)
+    per_class = viz(images, target=classes, progress=False)
+    original = {rule: maps[:, 0] for rule, maps in per_class.items()}
+
+    class_scores = {}
+    for rule, maps in per_class.items():
+        pairs = [metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)]
+        class_scores[rule] = (
+            float(np.mean([p["ssim"] for p in pairs])),
+            float(np.mean([p["spearman_abs"] for p in pairs])),
+        )
+    recoveries = {rule: [metrics.recovery(m, x) for m, x in zip(maps, images)] for rule, maps in original.items()}
+
+    curves, shifted = _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress)
+
+    results: dict[str, RuleSanity] = {}
+    partial = {}
+    for rule in rule_names:
+        partial[rule] = RuleSanity(
+            rule=rule,
+            class_ssim=class_scores[rule][0],
+            class_spearman=class_scores[rule][1],
+            cascade=tuple(curves[rule]),
+            recovery=float(np.mean([r["r_image"] for r in recoveries[rule]])),
+            recovery_demeaned=float(np.mean([r["r_image_demeaned"] for r in recoveries[rule]])),
+            input_similarity=(
+                float(np.mean([metrics.input_independence(a, b) for a, b in zip(original[rule], shifted[rule])]))
+                if shifted is not None else math.nan
+            ),
+            verdict="",
+        )
+    baseline = partial.get("saliency")
+    for rule, result in partial.items():
+        reference = None if rule == "saliency" else baseline
+        results[rule] = dataclasses.replace(result, verdict=verdict(result, reference))
+    return SanityReport(
+        results=results,
+        model_name=model.name,
+        num_images=len(images),
+        num_random_classes=k,
+        layers=tuple(all_layers[i] for i in order),
+        seed=seed,
+        init=init,
+    )
+
+
+def _cascade_order(model, all_layers: list[str], layers, max_layers: int | None) -> list[int]:
+    """Indices into `weight_layers(model)` to randomize, top layer first."""
+    if layers is None:
+        indices = list(range(len(all_layers)))
+    else:
+        if isinstance(layers, (str, int, np.integer)):
+            layers = [layers]
+        try:
+            items = list(layers)
+        except TypeError:
+            raise InvalidInputError(
+                "layers must be a sequence of weight-layer names or indices into "
+                f"kv.zoo.weight_layers(model). Received: layers={layers!r}"
+            ) from None
+        if not items:
+            raise InvalidInputError(
+                "layers is empty: give at least one weight layer to randomize, or "
+                f"None for all of {all_layers}. Received: layers={layers!r}"
+            )
+        indices = []
+        n = len(all_layers)
+        for item in items:
+            if isinstance(item, str) and item in all_layers:
+                indices.append(all_layers.index(item))
+            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and -n <= item < n:
+                indices.append(int(item) % n)
+            else:
+                raise InvalidInputError(
+                    f"{item!r} is not a weight layer of model {model.name!r}. Weight layers "
+                    f"(by name or index 0..{n - 1}): {all_layers}. Received: layers={layers!r}"
+                )
+    order = sorted(set(indices), reverse=True)
+    return order[:max_layers] if max_layers is not None else order
+
+
+def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress):
+    """The cascading-randomization curves `{rule: [CascadeStep, ...]}`, and the M6 maps.
+
+    The M6 maps (`{rule: maps}` of the images shifted by one, for the
+    original images' classes, or `None` for a single image) are taken on the
+    unrandomized copy, so they share its compiled function.
+    """
+    copy = zoo.randomize(model, [], seed=seed, init=init)
+    randomized = zoo.randomize(model, order, seed=seed, init=init)
+    copy_layers, random_layers = zoo.weight_layers(copy), zoo.weight_layers(randomized)
+    with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
+        warnings.simplefilter("ignore")
+        copy_viz = Visualizer(
+            copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
+        )
+    curves: dict[str, list[CascadeStep]] = {rule: [] for rule in viz.rules}
+    done: list[str] = []
+
+    def measure(layer_name: str) -> None:
+        maps = copy_viz(images, target=predicted, progress=False)
+        for rule in viz.rules:
+            sims = [metrics.map_similarity(a, b) for a, b in zip(original[rule], maps[rule])]
+            curves[rule].append(
+                CascadeStep(
+                    layer=layer_name,
+                    randomized=tuple(done),
+                    ssim=float(np.mean([s["ssim"] for s in sims])),
+                    spearman_abs=float(np.mean([s["spearman_abs"] for s in sims])),
+                )
+            )
+
+    measure("none")
+    # Maps of image i-1 for image i's class, with the original weights (M6).
+    shifted = copy_viz(np.roll(images, 1, axis=0), target=predicted, progress=False) if len(images) > 1 else None
+    for index in tqdm(order, desc="kerasviz sanity", unit="layer", disable=not progress):
+        copy_layers[index].set_weights(random_layers[index].get_weights())
+        done.append(all_layers[index])
+        measure(all_layers[index])
+    return curves, shifted
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)

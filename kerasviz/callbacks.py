@@ -1,0 +1,457 @@
+"""`VisualizationCallback`: saliency, DeconvNet and GBP maps in TensorBoard during `fit`.
+
+The callback watches a fixed set of images while a model trains. At every
+logging step it computes each rule's map of each image with the model's
+*current* weights and writes, into the same `log_dir` as
+`keras.callbacks.TensorBoard`:
+
+| what | tag | step |
+|------|-----|------|
+| image and map side by side, one picture per image | `kerasviz/{rule}` | epoch (0-based), or the global batch count with `every_n_batches` |
+| class sensitivity, 1 − SSIM(max-logit map, random-class map) | `kerasviz/{rule}/class_sensitivity` | same |
+| image recovery, Pearson r of the map with the image | `kerasviz/{rule}/recovery` | same |
+
+Layout: `keras.callbacks.TensorBoard(log_dir)` writes the runs
+`log_dir/train` and `log_dir/validation`; this callback writes the run
+`log_dir/kerasviz` (the `run_name` argument), so TensorBoard lists the three
+runs side by side: `tensorboard --logdir log_dir`. Steps use the same
+convention as Keras's callback (epochs from 0; batches counted from 1 over the
+whole `fit`), so the curves line up with `epoch_loss` and `batch_loss`.
+
+With `png_dir`, each logging step also writes one PNG grid there
+(`epoch_0003.png` or `batch_000120.png`): one row per image, the image then
+one map per rule.
+
+The model is rewritten once per `fit` (`kv.Visualizer`, which shares the
+model's variables), so each step sees the live weights without cloning the
+model again. Training is not changed: no weights, layers or optimizer state
+are touched, nothing draws from a global random generator (the random classes
+come from a seeded NumPy generator), and a seeded `fit` ends with the same
+weights with and without the callback.
+
+Example:
+
+```python
+import keras
+import numpy as np
+import kerasviz as kv
+
+model = keras.Sequential([
+    keras.Input((16, 16, 1)),
+    keras.layers.Conv2D(8, 3, activation="relu"),
+    keras.layers.Flatten(),
+    keras.layers.Dense(4, activation="softmax"),
+])
+model.compile("adam", "sparse_categorical_crossentropy")
+x = np.random.default_rng(0).uniform(size=(64, 16, 16, 1)).astype("float32")
+y = np.arange(64) % 4
+callbacks = [
+    keras.callbacks.TensorBoard("logs"),
+    kv.callbacks.VisualizationCallback(x[:4], log_dir="logs"),
+]
+model.fit(x, y, epochs=2, callbacks=callbacks, verbose=0)
+# tensorboard --logdir logs  ->  runs train, kerasviz; images kerasviz/guided, ...
+```
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz import render
+from kerasviz import rules as rules_lib
+from kerasviz import targets as targets_lib
+from kerasviz.analysis import metrics
+from kerasviz.errors import (
+    InvalidInputError,
+    InvalidTargetError,
+    KerasvizError,
+    UnsupportedModelError,
+)
+from kerasviz.visualizer import Visualizer
+
+__all__ = ["VisualizationCallback"]
+
+
+class VisualizationCallback(keras.callbacks.Callback):
+    """Logs backprop maps and their sanity scores to TensorBoard while a model trains.
+
+    At each logging step, for every rule, it writes an image summary
+    `kerasviz/{rule}` (each image of the set beside its map, as
+    `kv.render.tile_row` draws it) and, unless `scores=False`, two scalars:
+
+    - `kerasviz/{rule}/class_sensitivity`: the mean over images and
+      `num_random_classes` seeded random classes (never the predicted one) of
+      `1 - kv.analysis.metrics.random_logit_ssim(max-logit map,
+      random-class map)` (Sixt et al. 2020). Near 0: the map does not depend
+      on the class explained.
+    - `kerasviz/{rule}/recovery`: the mean over images of
+      `kv.analysis.metrics.recovery(max-logit map, image)["r_image"]`. Near 1:
+      the map is the image again (Nie et al. 2018).
+
+    Both scores always use the max logit (the paper's default), whatever
+    `target` the pictures show. They are also kept in `self.history`.
+
+    The run directory is `log_dir/run_name` (`log_dir/kerasviz` by default),
+    next to the `train` and `validation` runs of `keras.callbacks.TensorBoard`
+    with the same `log_dir`. Steps follow that callback: the epoch index
+    (from 0), or with `every_n_batches` the number of batches trained since
+    `fit` began (from 1).
+
+    Args:
+        images: `(N, H, W, C)` images exactly as the model takes them (or as
+            `preprocess` takes them). Keep N small (4–8): every map is
+            recomputed at every logging step.
+        log_dir: the TensorBoard log directory (the one given to
+            `keras.callbacks.TensorBoard`, if any).
+        rules: rule names or aliases. Defaults to `kv.RULES`.
+        target: what the pictured maps explain: `"max"`, a class, one class
+            per image, `"random"`, `"loss"` (uses `labels`), a callable or a
+            `kv.targets.Target` giving one score per image. Defaults to
+            `"max"`.
+        every_n_epochs: log at the end of epochs `0, n, 2n, ...` (as
+            Keras's `histogram_freq`). Defaults to `1`.
+        every_n_batches: log every `n` training batches instead of at epoch
+            ends (step = global batch count). Defaults to `None`.
+        png_dir: also write one PNG grid per logging step into this folder
+            (created if needed). Defaults to `None`.
+        normalize: how maps are drawn, a key of `kv.render.NORMALIZATIONS`.
+            Defaults to `"minmax"` (the paper's display).
+        labels: the true class of each image, for `target="loss"`. Defaults
+            to `None`.
+        num_random_classes: random classes per image for the class
+            sensitivity. Defaults to `3`.
+        scores: write the scalar scores. Defaults to `True`.
+        run_name: the sub-folder of `log_dir`, i.e. the TensorBoard run.
+            Defaults to `"kerasviz"`.
+        preprocess: a function applied to the images inside the gradient
+            computation (see `kv.Visualizer`). Defaults to `None`.
+        output: which output to explain for a multi-output model (see
+            `kv.Visualizer`). Defaults to `None`.
+        seed: seed of the random classes. Defaults to `0`.
+
+    Raises:
+        InvalidInputError: at construction, for images that are not a
+            non-empty, finite `(N, H, W, C)` array, bad labels, or a bad
+            `every_n_epochs`, `every_n_batches`, `normalize`,
+            `num_random_classes`, `log_dir` or `run_name`; when training
+            begins, for images that do not fit the model.
+        UnknownRuleError: for an unknown rule name.
+        UnknownTargetError / InvalidTargetError: for a bad target.
+        UnsupportedModelError: when training begins, for a model that
+            `kv.Visualizer` cannot explain or that does not take images.
+
+    Example:
+
+    ```python
+    cb = kv.callbacks.VisualizationCallback(
+        x_val[:4], log_dir="logs", rules=("saliency", "guided"), png_dir="logs/png"
+    )
+    model.fit(x, y, epochs=3, callbacks=[keras.callbacks.TensorBoard("logs"), cb])
+    cb.history["kerasviz/guided/class_sensitivity"]  # e.g. [(0, 0.14), (1, 0.13), (2, 0.13)]
+    ```
+
+    References:
+        - Nie, Zhang, Patel. A Theoretical Explanation for Perplexing
+          Behaviors of Backpropagation-based Visualizations. ICML 2018.
+        - Sixt, Granz, Landgraf. When Explanations Lie: Why Many Modified BP
+          Attributions Fail. ICML 2020.
+    """
+
+    def __init__(
+        self,
+        images,
+        log_dir: str | os.PathLike,
+        rules: Iterable[str] = rules_lib.RULES,
+        target: targets_lib.TargetLike = "max",
+        every_n_epochs: int = 1,
+        every_n_batches: int | None = None,
+        png_dir: str | os.PathLike | None = None,
+        normalize: str = "minmax",
+        labels: Sequence[int] | np.ndarray | None = None,
+        *,
+        num_random_classes: int = 3,
+        scores: bool = True,
+        run_name: str = "kerasviz",
+        preprocess: Callable | None = None,
+        output: int | str | None = None,
+        seed: int = 0,
+    ):
+        super().__init__()
+        self.images = _check_images(images)
+        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
+            raise InvalidInputError(
+                f"log_dir must be a folder path (str or os.PathLike). Received: log_dir={log_dir!r}"
+            )
+        self.log_dir = os.fspath(log_dir)
+        if isinstance(rules, str):
+            rules = (rules,)
+        self.rules: tuple[str, ...] = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
+        if not self.rules:
+            raise InvalidInputError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
+        self.every_n_epochs = _positive_int(every_n_epochs, "every_n_epochs")
+        if every_n_batches is not None:
+            every_n_batches = _positive_int(every_n_batches, "every_n_batches")
+            if every_n_epochs != 1:
+                raise InvalidInputError(
+                    "Give every_n_epochs or every_n_batches, not both: with every_n_batches "
+                    "the callback logs by batch and ignores epochs. Received: "
+                    f"every_n_epochs={every_n_epochs!r}, every_n_batches={every_n_batches!r}"
+                )
+        self.every_n_batches = every_n_batches
+        self.png_dir = None if png_dir is None else os.fspath(png_dir)
+        if normalize not in render.NORMALIZATIONS:
+            raise InvalidInputError(
+                f"Unknown normalization. Known: {', '.join(render.NORMALIZATIONS)}. "
+                f"Received: normalize={normalize!r}"
+            )
+        self.normalize = normalize
+        self.labels = _check_labels(labels, len(self.images))
+        self.target = targets_lib.resolve(target, seed=seed)
+        if self.target.num_scores is not None:
+            raise InvalidTargetError(
+                "VisualizationCallback pictures one map per image: give one class per "
+                "image, not several. Received: target with "
+                f"{self.target.num_scores} classes per image"
+            )
+        if self.labels is not None and not isinstance(self.target, targets_lib.Loss):
+            raise InvalidTargetError(
+                "labels= is used by target='loss' only; for classes pass them as "
+                f"the target. Received: target={target!r} with labels"
+            )
+        if isinstance(self.target, targets_lib.Loss) and self.labels is not None:
+            self.target = targets_lib.Loss(self.labels)
+        self.num_random_classes = _positive_int(num_random_classes, "num_random_classes")
+        self.scores = bool(scores)
+        if not isinstance(run_name, str) or not run_name or os.sep in run_name:
+            raise InvalidInputError(
+                "run_name must be a non-empty folder name without a path separator, "
+                f"e.g. 'kerasviz'. Received: run_name={run_name!r}"
+            )
+        self.run_name = run_name
+        self.preprocess = preprocess
+        self.output = output
+        self.seed = seed
+        #: `{tag: [(step, value), ...]}` of every scalar written.
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._viz: Visualizer | None = None
+        self._viz_model: keras.Model | None = None
+        self._offsets: np.ndarray | None = None
+        self._writer = None
+        self._batches_seen = 0
+        self._epoch_start_batch = 0
+
+    # -- paths ----------------------------------------------------------------
+    @property
+    def run_dir(self) -> str:
+        """The folder the event files go to: `log_dir/run_name`."""
+        return os.path.join(self.log_dir, self.run_name)
+
+    # -- Keras hooks ----------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        with _global_random_state_kept():
+            if self._viz is None or self._viz_model is not self.model:
+                self._build()
+        self._writer = tf.summary.create_file_writer(self.run_dir)
+        if self.png_dir is not None:
+            os.makedirs(self.png_dir, exist_ok=True)
+        self._batches_seen = 0
+        self._epoch_start_batch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start_batch = self._batches_seen
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_n_batches is None:
+            return
+        # `batch` is the index within the epoch of the last batch run (several
+        # with steps_per_execution > 1), so count from it rather than calls.
+        seen = max(self._batches_seen, self._epoch_start_batch + int(batch) + 1)
+        crossed = seen // self.every_n_batches > self._batches_seen // self.every_n_batches
+        self._batches_seen = seen
+        if crossed:
+            self._log(seen, f"batch_{seen:06d}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_n_batches is None and epoch % self.every_n_epochs == 0:
+            self._log(int(epoch), f"epoch_{int(epoch):04d}")
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    # -- internals ------------------------------------------------------------
+    def _build(self) -> None:
+        model = self.model
+        try:
+            viz = Visualizer(
+                model, self.rules, output=self.output, preprocess=self.preprocess, seed=self.seed
+            )
+        except KerasvizError as err:
+            raise type(err)(f"VisualizationCallback cannot explain this model: {err}") from err
+        if len(viz.input_shape) != 4:
+            raise UnsupportedModelError(
+                "VisualizationCallback draws maps of images: the model must take "
+                f"(N, H, W, C) inputs. Received: model input shape {viz.input_shape}"
+            )
+        try:
+            viz.predict(self.images)  # the visualizer's own checks of images vs model
+        except KerasvizError as err:
+            raise type(err)(f"VisualizationCallback(images=...) do not fit the model: {err}") from err
+        num_classes = viz.num_classes
+        if self.scores and num_classes < 2:
+            raise UnsupportedModelError(
+                "The class sensitivity score needs a model with at least 2 classes; "
+                f"pass scores=False for this model. Received: num_classes={num_classes}"
+            )
+        if self.labels is not None and self.labels.max() >= num_classes:
+            raise InvalidInputError(
+                f"labels must be class indices 0..{num_classes - 1} of the model. "
+                f"Received: labels={self.labels.tolist()}"
+            )
+        rng = np.random.default_rng(self.seed)
+        k = min(self.num_random_classes, max(num_classes - 1, 1))
+        self._offsets = np.stack(
+            [rng.choice(np.arange(1, max(num_classes, 2)), size=k, replace=False) for _ in self.images]
+        ).astype(np.int64)
+        self._viz = viz
+        self._viz_model = model
+
+    def _maps(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray] | None]:
+        """Maps pictured, and maps of [max logit, random classes...] per image."""
+        viz = self._viz
+        per_class = None
+        if self.scores:
+            logits = viz.predict(self.images)
+            num_classes = logits.shape[-1]
+            predicted = np.argmax(logits, axis=-1)
+            classes = np.concatenate(
+                [predicted[:, None], (predicted[:, None] + self._offsets) % num_classes], axis=1
+            )
+            per_class = viz(self.images, target=classes, progress=False)
+        if per_class is not None and isinstance(self.target, targets_lib.MaxLogit):
+            shown = {rule: maps[:, 0] for rule, maps in per_class.items()}
+        else:
+            shown = viz(self.images, target=self.target, progress=False)
+        return shown, per_class
+
+    def _log(self, step: int, png_stem: str) -> None:
+        if self._viz is None or self._writer is None:
+            return
+        with _global_random_state_kept():
+            shown, per_class = self._maps()
+            values = self._scores(per_class) if per_class is not None else {}
+        tiles = {
+            rule: np.stack([render.tile_row(image, [m], self.normalize) for image, m in zip(self.images, maps)])
+            for rule, maps in shown.items()
+        }
+        # keras.callbacks.TensorBoard may have pushed a record_if() that is
+        # False on this step (update_freq=n); these summaries are always wanted.
+        with self._writer.as_default(), tf.summary.record_if(True):
+            for rule in self.rules:
+                tf.summary.image(
+                    f"kerasviz/{rule}",
+                    tiles[rule],
+                    step=step,
+                    max_outputs=len(self.images),
+                    description=f"Each image beside its {rule} map ({self.normalize} normalization).",
+                )
+            for tag, value in values.items():
+                tf.summary.scalar(tag, value, step=step)
+                self.history.setdefault(tag, []).append((step, value))
+        self._writer.flush()
+        if self.png_dir is not None:
+            self._write_png(shown, png_stem)
+
+    def _scores(self, per_class: dict[str, np.ndarray]) -> dict[str, float]:
+        values = {}
+        for rule in self.rules:
+            maps = per_class[rule]
+            ssims = [
+                metrics.random_logit_ssim(maps[i, 0], maps[i, j])
+                for i in range(maps.shape[0])
+                for j in range(1, maps.shape[1])
+            ]
+            recoveries = [
+                metrics.recovery(maps[i, 0], image)["r_image"] for i, image in enumerate(self.images)
+            ]
+            values[f"kerasviz/{rule}/class_sensitivity"] = float(1.0 - np.mean(ssims))
+            values[f"kerasviz/{rule}/recovery"] = float(np.mean(recoveries))
+        return values
+
+    def _write_png(self, shown: dict[str, np.ndarray], stem: str) -> None:
+        from PIL import Image
+
+        rows = [
+            render.tile_row(image, [shown[rule][i] for rule in self.rules], self.normalize)
+            for i, image in enumerate(self.images)
+        ]
+        Image.fromarray(np.concatenate(rows, axis=0)).save(os.path.join(self.png_dir, f"{stem}.png"))
+
+
+class _global_random_state_kept:
+    """Restores Python's and NumPy's global random states on exit.
+
+    Rewriting a model re-creates layers (a `Dropout` without a seed draws one
+    from Python's `random`), which must not shift what `fit` draws next.
+    """
+
+    def __enter__(self):
+        self._python = random.getstate()
+        self._numpy = np.random.get_state()
+        return self
+
+    def __exit__(self, *exc):
+        random.setstate(self._python)
+        np.random.set_state(self._numpy)
+        return False
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive int. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_images(images) -> np.ndarray:
+    try:
+        array = np.asarray(images)
+    except Exception as err:  # noqa: BLE001 - anything not array-like
+        raise InvalidInputError(
+            f"images must be an array shaped (N, H, W, C). Received: {type(images).__name__} ({err})"
+        ) from err
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(f"images must be numbers. Received: dtype={array.dtype}")
+    if array.ndim != 4:
+        hint = " For one image, pass images[None]." if array.ndim == 3 else ""
+        raise InvalidInputError(
+            f"images must be a batch shaped (N, H, W, C).{hint} Received: shape={array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise InvalidInputError(f"images is empty. Received: shape={array.shape}")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise InvalidInputError(
+            f"images contain {int((~np.isfinite(array)).sum())} NaN or Inf values. "
+            f"Received: shape={array.shape}"
+        )
+    return array
+
+
+def _check_labels(labels, num_images: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    array = np.asarray(labels)
+    if array.dtype.kind not in "iu" or array.shape != (num_images,) or (array < 0).any():
+        raise InvalidInputError(
+            f"labels must be one non-negative int class per image, shaped ({num_images},). "
+            f"Received: labels with shape={array.shape}, dtype={array.dtype}"
+        )
+    return array.astype(np.int64)
