@@ -26,7 +26,7 @@ setup(
         "tqdm",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "mkdocs", "mkdocstrings[python]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
     },
     entry_points={"console_scripts": ["kerasviz=kerasviz.cli:main"]},
