@@ -151,14 +151,20 @@ def rewrite(
     report = RewriteReport(rule=name)
     new_model = _Rewriter(name, report).model(model, logits=logits)
     if report.unsupported:
-        message = (
-            f"kerasviz.rewrite kept the ordinary gradient of these non-ReLU "
-            f"activations: {', '.join(report.unsupported)}. Maps through them "
-            f"are not pure {name!r} maps. Pass on_unsupported='keep' to silence "
-            f"this, or 'error' to refuse such models."
+        found = (
+            f"non-ReLU activations: {', '.join(report.unsupported)}. Maps through "
+            f"them are not pure {name!r} maps"
         )
         if on_unsupported == "error":
-            raise UnsupportedActivationError(message)
+            raise UnsupportedActivationError(
+                f"kerasviz.rewrite found {found}. Pass on_unsupported='warn' or "
+                f"'keep' to keep their ordinary gradient. Received: "
+                f"on_unsupported={on_unsupported!r}"
+            )
+        message = (
+            f"kerasviz.rewrite kept the ordinary gradient of these {found}. Pass "
+            f"on_unsupported='keep' to silence this, or 'error' to refuse such models."
+        )
         if on_unsupported == "warn":
             warnings.warn(message, stacklevel=2)
     new_model.kerasviz_report = report

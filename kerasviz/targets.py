@@ -116,10 +116,13 @@ class Classes(Target):
             )
         bad = (classes < 0) | (classes >= num_classes)
         if bad.any():
+            received = (
+                int(self.classes) if self.classes.ndim == 0
+                else np.unique(classes[bad])[:5].tolist()
+            )
             raise InvalidTargetError(
                 f"Class index out of range: the model has {num_classes} classes "
-                f"(0..{num_classes - 1}). Received: target="
-                f"{classes[bad].ravel()[:5].tolist()}"
+                f"(0..{num_classes - 1}). Received: target={received}"
             )
         return classes.reshape(num_samples, -1).astype(np.int32)
 

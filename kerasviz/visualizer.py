@@ -209,7 +209,10 @@ class Visualizer:
         rules = self.rules
         vectorized = target.num_scores is not None
 
-        @tf.function(reduce_retracing=True)
+        # autograph=False: no tensor-dependent Python control flow here, and
+        # without AutoGraph a kerasviz error raised while tracing (e.g. by a
+        # target) reaches the user as itself, not wrapped in a StagingError.
+        @tf.function(reduce_retracing=True, autograph=False)
         def compute(x, aux):
             with tf.GradientTape(persistent=len(rules) > 1) as tape:
                 tape.watch(x)
@@ -323,11 +326,13 @@ def _validate_images(images, input_shape: tuple) -> np.ndarray:
         raise InvalidInputError(f"The batch of images is empty. Received: shape={array.shape}")
     for axis, (got, want) in enumerate(zip(array.shape[1:], input_shape[1:]), start=1):
         if want is not None and got != want:
-            what = "channel count" if axis == len(input_shape) - 1 else "size"
+            if axis == len(input_shape) - 1:
+                what, fix = "channel count", f"Convert the images to {want} channels."
+            else:
+                what, fix = "size", "Resize the images (e.g. kv.data.load_image(path, size=...))."
             raise InvalidInputError(
                 f"Wrong image {what}: the model takes {_shape_text(input_shape)}. "
-                f"Resize the images (e.g. kv.data.load_image(path, size=...)). "
-                f"Received: shape={array.shape}"
+                f"{fix} Received: shape={array.shape}"
             )
     array = array.astype(np.float32, copy=False)
     bad = ~np.isfinite(array)

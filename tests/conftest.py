@@ -1,0 +1,31 @@
+"""Shared pytest setup for kerasviz's tests.
+
+TensorFlow's C++ logging is silenced before anything imports TensorFlow, the
+`slow` marker is registered (slow tests still run by default; deselect them
+with `-m "not slow"`), and a fixture switches Keras to mixed precision for
+one test and restores the previous policy afterwards.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a test that takes several seconds (runs by default)"
+    )
+
+
+@pytest.fixture
+def mixed_float16():
+    """Run the test under the 'mixed_float16' policy, then restore the old one."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield keras.mixed_precision.global_policy()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
