@@ -101,6 +101,22 @@ class RewriteReport:
         return "\n".join(lines)
 
 
+@keras.saving.register_keras_serializable(package="kerasviz")
+class SoftmaxRemoved(keras.layers.Layer):
+    """Stands where a final softmax was: passes the logits through.
+
+    It accepts (and ignores) the `mask=` argument a `Softmax` layer takes, so
+    it fits in that layer's place in any functional graph.
+    """
+
+    def call(self, inputs, mask=None):
+        del mask
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 def rewrite(
     model: keras.Model,
     rule: str = "guided",
@@ -304,7 +320,7 @@ class _Rewriter:
 
     def _without_softmax(self, layer):
         self.report.softmax_removed.append(layer.name)
-        return keras.layers.Identity(name=f"{layer.name}_removed_softmax")
+        return SoftmaxRemoved(name=f"{layer.name}_removed")
 
     def _unsupported(self, layer, what: str):
         self.report.unsupported.append(f"{layer.name} ({what})")

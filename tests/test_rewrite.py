@@ -56,6 +56,15 @@ def functional_model():
     return keras.Model(inputs, outputs), {"Activation('relu')": 1, "fused relu in Conv2D": 1}
 
 
+def softmax_layer_model():
+    """A Functional model ending in a `Softmax` layer (it takes a `mask=` argument)."""
+    inputs = keras.Input((8, 8, 3))
+    h = L.Conv2D(4, 3, activation="relu")(inputs)
+    h = L.Dense(5)(L.Flatten()(h))
+    outputs = L.Softmax()(h)
+    return keras.Model(inputs, outputs), {"fused relu in Conv2D": 1}
+
+
 def _base(name="base"):
     inputs = keras.Input((8, 8, 3))
     h = L.Conv2D(4, 3, activation="relu", name=f"{name}_conv1")(inputs)
@@ -135,6 +144,7 @@ def _fused_builder(kind):
 MODELS = {
     "sequential": sequential_model,
     "functional": functional_model,
+    "functional_softmax_layer": softmax_layer_model,
     "nested_functional": nested_functional_model,
     "sequential_with_functional_base": sequential_with_functional_base,
     "relu_layer": relu_layer_model,
