@@ -18,6 +18,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 
 import keras
@@ -31,6 +32,21 @@ from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedMo
 from kerasviz.rewrite import OnUnsupported, rewrite
 
 Maps = dict[str, np.ndarray]
+
+
+class _VisualizerRetracingFilter(logging.Filter):
+    """Drop TensorFlow's "frequent retracing" warning about our own functions.
+
+    Each Visualizer (and each kind of target) compiles its own function by
+    design; TensorFlow counts them together because they share one code
+    object and warns about "retracing" that is not happening.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Visualizer._compile.<locals>.compute" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_VisualizerRetracingFilter())
 
 
 class Visualizer:
