@@ -1,0 +1,186 @@
+"""Every script in `examples/` runs offline with `--smoke` and measures what it says it shows.
+
+Each example runs in a subprocess (`sys.executable examples/X.py --smoke --out
+tmp_path`), exactly as a user would start it. The test checks the exit status,
+the files written (PNG sizes, event files), that the numbers written to its
+JSON are the ones it printed, and the paper's property the example is about,
+computed on the smoke settings.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+TIMEOUT_S = 240
+
+pytestmark = pytest.mark.slow
+
+
+def run_example(name: str, out: Path) -> str:
+    """Run `examples/{name} --smoke --out out`; return its stdout (fails on a non-zero exit)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", MPLBACKEND="Agg")
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--smoke", "--out", str(out)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+    )
+    assert proc.returncode == 0, f"{name} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+def assert_png(path: Path, min_kb: float) -> None:
+    assert path.is_file(), f"{path} was not written"
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert len(data) > min_kb * 1024, f"{path} is only {len(data)} bytes"
+
+
+def _event_tags(run_dir: Path) -> set[str]:
+    """Every summary tag written to the event files of one TensorBoard run."""
+    import tensorflow as tf
+
+    return {
+        value.tag
+        for path in run_dir.glob("events.out.tfevents.*")
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+    }
+
+
+def assert_printed(stdout: str, *values: float) -> None:
+    """The measured numbers appear in the output, as the example prints them (3 decimals)."""
+    for value in values:
+        assert f"{value:.3f}" in stdout, f"{value:.3f} not printed:\n{stdout}"
+
+
+def test_explain_vgg16(tmp_path):
+    """Random VGG-16: GBP recovers the photos, saliency does not (claim C7)."""
+    stdout = run_example("explain_vgg16.py", tmp_path)
+    assert_png(tmp_path / "vgg16_maps.png", 50)
+    results = json.loads((tmp_path / "results.json").read_text())
+    rules = results["rules"]
+    assert set(rules) == {"saliency", "deconvnet", "guided"}
+    for values in rules.values():
+        assert all(-1.0 <= v <= 1.0 for v in values.values())
+        assert_printed(stdout, values["r_image"], values["r_image_demeaned"], values["ssim_image"])
+    assert rules["guided"]["r_image"] > rules["saliency"]["r_image"] + 0.3
+    import numpy as np
+
+    saved = np.load(tmp_path / "vgg16_maps.npz")
+    assert saved["guided"].shape == saved["images"].shape == (2, 64, 64, 3)
+
+
+def _load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_explain_vgg16_imagenet_offline_says_what_to_do(tmp_path, monkeypatch, capsys):
+    """Without the weights file and the network, `--weights imagenet` explains itself and exits 2."""
+    import kerasviz as kv
+
+    example = _load_example("explain_vgg16")
+
+    def offline(*args, **kwargs):
+        raise kv.errors.WeightsUnavailableError("Cannot get the ImageNet VGG-16 weights (offline).")
+
+    monkeypatch.setattr(kv.zoo, "vgg16", offline)
+    assert example.main(["--weights", "imagenet", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "the ImageNet weights are not available offline" in err
+    assert "Run without --weights imagenet" in err
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses a size fc1 cannot take
+        example.parse_args(["--weights", "imagenet", "--size", "64"])
+    assert exit_info.value.code == 2
+    assert "--weights imagenet needs --size 224" in capsys.readouterr().err
+
+
+def test_random_networks(tmp_path):
+    """Recovery grows with N, DeconvNet ignores the input without max-pooling and gets edges with it."""
+    stdout = run_example("random_networks.py", tmp_path)
+    for name in ("recovery_vs_filters.png", "fc_vs_cnn.png", "max_pool.png", "maps_grid.png"):
+        assert_png(tmp_path / name, 20)
+    results = json.loads((tmp_path / "results.json").read_text())
+    rows = results["filters"]
+    assert [row["filters"] for row in rows] == [4, 16, 64]
+    for row in rows:
+        assert_printed(stdout, row["r_gbp"], row["theory"], row["r_saliency"])
+    r_gbp = [row["r_gbp"] for row in rows]
+    assert r_gbp == sorted(r_gbp), f"r(GBP, x) should grow with N: {r_gbp}"
+    assert abs(rows[-1]["r_gbp"] - rows[-1]["theory"]) < 0.15
+    assert abs(rows[-1]["r_saliency"]) < 0.1
+    fc = results["fc_vs_cnn"]
+    assert max(row["r_gbp"] for row in fc["fc"]) < fc["cnn_r_gbp"]
+    pool = results["max_pool"]
+    assert pool["cnn/deconvnet"]["input_independence"] > 0.999  # C3: the same map for two photos
+    assert pool["cnn_maxpool/deconvnet"]["highpass"] > pool["cnn/deconvnet"]["highpass"] + 0.3  # C6
+    assert_printed(stdout, pool["cnn/deconvnet"]["input_independence"], pool["cnn_maxpool/deconvnet"]["highpass"])
+    assert {r["experiment"] for r in results["records"]} == {"E1", "E2", "E3"}
+
+
+def test_train_with_callback(tmp_path):
+    """TensorBoard and the callback share one log_dir; PNGs and scalars are written per epoch."""
+    stdout = run_example("train_with_callback.py", tmp_path)
+    logs = tmp_path / "logs"
+    for run in ("train", "validation", "kerasviz"):
+        events = list((logs / run).glob("events.out.tfevents.*"))
+        assert events and events[0].stat().st_size > 0, f"no events in {logs / run}"
+    assert _event_tags(logs / "kerasviz") >= {
+        f"kerasviz/{rule}{suffix}" for rule in ("saliency", "deconvnet", "guided")
+        for suffix in ("", "/class_sensitivity", "/recovery")
+    }
+    assert "epoch_loss" in _event_tags(logs / "train")
+    for epoch in (0, 1):
+        assert_png(tmp_path / "png" / f"epoch_{epoch:04d}.png", 5)
+    assert_png(tmp_path / "scalars.png", 10)
+    assert f"tensorboard --logdir {logs}" in stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [row["epoch"] for row in results["epochs_log"]] == [0, 1]
+    last = results["epochs_log"][-1]
+    for rule in ("saliency", "deconvnet", "guided"):
+        assert_printed(stdout, last[rule]["class_sensitivity"], last[rule]["recovery"])
+    # GBP's map hardly depends on the class explained; saliency's does.
+    assert last["guided"]["class_sensitivity"] < 0.5 * last["saliency"]["class_sensitivity"]
+
+
+def test_sanity_checks(tmp_path):
+    """On the shipped trained net, saliency reflects the decision and GBP is mostly image recovery."""
+    stdout = run_example("sanity_checks.py", tmp_path)
+    assert_png(tmp_path / "sanity.png", 20)
+    markdown = (tmp_path / "sanity.md").read_text()
+    assert "| guided |" in markdown and "Cascading randomization" in markdown
+    summary = json.loads((tmp_path / "sanity.json").read_text())
+    rules = summary["rules"]
+    for result in rules.values():
+        assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+        assert result["verdict"] in stdout
+    assert rules["saliency"]["verdict"] == "reflects the decision"
+    assert rules["guided"]["verdict"] == "mostly image recovery"
+    assert rules["guided"]["class_sensitivity"] < rules["saliency"]["class_sensitivity"] - 0.5
+    assert rules["guided"]["randomization_sensitivity"] < rules["saliency"]["randomization_sensitivity"]
+
+
+def test_adversarial(tmp_path):
+    """FGSM flips the class; the GBP maps of x and x_adv stay more alike than saliency's."""
+    stdout = run_example("adversarial.py", tmp_path)
+    assert_png(tmp_path / "adversarial.png", 20)
+    results = json.loads((tmp_path / "results.json").read_text())
+    flipped = [i for i, f in enumerate(results["flipped"]) if f]
+    assert flipped, "no image flipped"
+    for i in flipped:
+        assert results["class_adv"][i] != results["class_x"][i]
+        assert 0 < results["epsilon_grey_levels"][i] <= 32
+    similarity = results["similarity"]
+    for rule, values in similarity.items():
+        assert set(values) == {"spearman_abs", "spearman_signed", "ssim", "ssim_abs_max", "hog"}
+        assert_printed(stdout, *values.values())
+    assert similarity["guided"]["ssim"] > similarity["saliency"]["ssim"]
