@@ -165,7 +165,8 @@ def rewrite(
             f"Received: on_unsupported={on_unsupported!r}"
         )
     report = RewriteReport(rule=name)
-    new_model = _Rewriter(name, report).model(model, logits=logits)
+    with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
+        new_model = _Rewriter(name, report).model(model, logits=logits)
     if report.unsupported:
         found = (
             f"non-ReLU activations: {', '.join(report.unsupported)}. Maps through "

@@ -210,6 +210,48 @@ def active_override() -> str | None:
     return getattr(_override, "rule", None)
 
 
+def _gradient_registry() -> dict | None:
+    """TensorFlow's global gradient registry, or `None` if this TF version hides it."""
+    try:
+        from tensorflow.python.framework import ops as tf_ops
+
+        registry = tf_ops._gradient_registry._registry  # noqa: SLF001 - see released_custom_gradients
+    except (ImportError, AttributeError):
+        return None
+    return registry if isinstance(registry, dict) else None
+
+
+def custom_gradient_entries() -> set[str]:
+    """Names of the `tf.custom_gradient` functions TensorFlow keeps registered."""
+    registry = _gradient_registry() or {}
+    return {key for key in registry if str(key).startswith("CustomGradient-")}
+
+
+@contextlib.contextmanager
+def released_custom_gradients() -> Iterator[None]:
+    """Drop the rule gradients traced inside the block once it ends.
+
+    Every trace of a `tf.custom_gradient` in graph mode (each `RuleReLU` in a
+    `tf.function`, or in Keras's symbolic model building) registers a
+    "CustomGradient-<n>" entry in TensorFlow's global gradient registry that
+    is never removed; its closure holds the traced graph and with it the
+    weights the graph captured. Visualizing one network after another would
+    keep every network in memory. Use this block around code that traces
+    *and* differentiates (as `Visualizer` and `rewrite` do): the traced
+    functions already hold their backward graphs, nothing needs the entries
+    afterwards. Do not use it around a forward pass whose gradient is taken
+    after the block.
+    """
+    before = custom_gradient_entries()
+    try:
+        yield
+    finally:
+        registry = _gradient_registry()
+        if registry is not None:
+            for key in custom_gradient_entries() - before:
+                registry.pop(key, None)
+
+
 def relu_derivative(
     z: tf.Tensor,
     *,

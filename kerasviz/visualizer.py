@@ -172,7 +172,8 @@ class Visualizer:
         starts = range(0, num_samples, batch)
         for start in tqdm(starts, desc="kerasviz", unit="batch", disable=not progress or len(starts) < 2):
             stop = start + batch
-            maps = function(tf.constant(images[start:stop]), tf.constant(aux[start:stop]))
+            with rules_lib.released_custom_gradients():  # a trace's entries would hold the weights forever
+                maps = function(tf.constant(images[start:stop]), tf.constant(aux[start:stop]))
             for rule in self.rules:
                 chunks[rule].append(maps[rule].numpy())
         return {rule: np.concatenate(parts).astype(np.float32, copy=False) for rule, parts in chunks.items()}

@@ -318,3 +318,15 @@ def test_k_classes_share_the_forward_pass():
     (function,) = viz._functions.values()
     aux = np.tile([0, 2, 4], (3, 1)).astype(np.int32)
     assert _op_types(function, tf.constant(x), tf.constant(aux)).count("Conv2D") == 1
+
+
+def test_visualizing_leaves_no_traced_gradient_holding_the_net():
+    """TensorFlow keeps every traced tf.custom_gradient (and its net's weights) in a global registry;
+    rewrite and the Visualizer drop the entries they add, so a sweep over nets holds one at a time."""
+    before = kv.rules.custom_gradient_entries()
+    for seed in range(2):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 3, activation="relu"),
+                                  keras.layers.Flatten(), keras.layers.Dense(4)])
+        kv.Visualizer(model)(np.ones((2, 8, 8, 3), np.float32), target=[[0, 1]] * 2, progress=False)
+    assert kv.rules.custom_gradient_entries() <= before

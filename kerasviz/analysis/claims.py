@@ -1,0 +1,474 @@
+"""The paper's claims C1–C11 as computed verdicts on experiment records.
+
+`evaluate(records)` reads the tidy records of `kerasviz.analysis.experiments`
+and returns one dict per claim:
+
+```python
+{"id": "C1", "claim": "GBP recovers the image", "setting": "E2: ...",
+ "metric": "mean Pearson r over seeds × images", "criterion": "r(GBP, x̃) ≥ 0.6 and r(GBP, x) ≥ 0.6",
+ "value": {"r(GBP, x̃)": 0.82, "r(GBP, x)": 0.78}, "sd": {...}, "n": 8,
+ "threshold": {"r(GBP, x̃)": 0.6, "r(GBP, x)": 0.6},
+ "checks": [{"name": "r(GBP, x̃)", "value": 0.82, "sd": 0.03, "n": 8, "op": ">=",
+             "threshold": 0.6, "holds": true}, ...],
+ "holds": true}
+```
+
+A claim holds when every one of its checks does. Each check compares a mean
+over seeds × images (× pairs) — or a difference of such means — with a
+threshold. The thresholds are PAPER.md's (`THRESHOLDS`); where PAPER.md says
+"≈ 0", "clearly positive" or "stays high" without a number, the bound chosen
+here is stated in `THRESHOLDS` and in each claim's `criterion`, and was fixed
+before the experiments were run. A claim without the records it needs does
+not hold (its checks say "not measured").
+
+Conventions: "|r(Sal, x)| ≤ 0.05" is |mean r| (the mean over seeds × images
+of the signed r, then its absolute value); the tables also list the mean of
+|r| (`abs_r_image`).
+
+Example:
+
+```python
+from kerasviz.analysis import claims, experiments
+
+records = experiments.e2_random_cnn(images, filters=(64,), seeds=(0, 1))
+[c for c in claims.evaluate(records) if c["id"] == "C1"][0]["holds"]
+```
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from kerasviz.analysis import metrics
+
+__all__ = ["CLAIMS", "THRESHOLDS", "evaluate", "evaluate_claim"]
+
+Record = Mapping[str, Any]
+
+#: Every number a verdict depends on. PAPER.md's own thresholds, plus the
+#: bounds this module had to choose for PAPER.md's words (marked "ours").
+THRESHOLDS: dict[str, float] = {
+    "reference_filters": 64,  # C1–C3, C6, C11: "E2, N=64"
+    "c1_r_gbp": 0.6,  # C1: r(GBP, x̃) ≥ 0.6 and r(GBP, x) ≥ 0.6
+    "c2_abs_r_sal": 0.05,  # C2: |r(Sal, x)| ≤ 0.05
+    "c2_gap": 0.5,  # C2: r(GBP) − r(Sal) ≥ 0.5
+    "c3_abs_r_deconv": 0.1,  # C3: |r(Deconv, x)| ≤ 0.1, channel-demeaned
+    "c3_independence": 1 - 1e-5,  # C3, C11: M6(Deconv) ≥ 1 − 1e-5
+    "c4_tolerance": 0.1,  # C4: within ±0.1 of √(S/(1+S))
+    "c5_tolerance": 0.1,  # C5: within ±0.1 of √(S/(1+S))
+    "c6_deconv_no_pool": 0.1,  # C6 (ours): "M2(Deconv) ≈ 0" read as |M2| ≤ 0.1 (C3's bound)
+    "c6_deconv_pool": 0.3,  # C6: M2(Deconv) ≥ 0.3 with pool
+    "c6_abs_r_sal": 0.05,  # C6: |r(Sal)| stays ≤ 0.05
+    "c6_r_gbp": 0.3,  # C6 (ours): "GBP stays clearly positive" read as r(GBP, x) ≥ 0.3
+    "c7_gap": 0.3,  # C7: r(GBP, x) > r(Sal, x) + 0.3
+    "c8_high": 0.5,  # C8 (ours): GBP/Deconv SSIM ≥ 0.5 while the first conv block is trained
+    "c8_sal_low": 0.5,  # C8 (ours): saliency SSIM < 0.5 once the dense head is random ...
+    "c8_ratio": 0.5,  # C8 (ours): ... and ≤ 0.5 × min(GBP, Deconv) SSIM at that step
+    "c9_ssim": 0.9,  # C9: SSIM(GBP), SSIM(Deconv) ≥ 0.9 and > SSIM(Sal)
+    "c10_similarity": 0.9,  # C10: M4 similarity (SSIM) ≥ 0.9 and > saliency's
+    "c11_abs_r_gbp": 0.1,  # C11 (ours): "≈ 0" read as |M6(GBP)| ≤ 0.1
+}
+
+#: id → (claim, PAPER.md setting).
+CLAIMS: dict[str, tuple[str, str]] = {
+    "C1": ("GBP recovers the image", "E2, N=64"),
+    "C2": ("saliency is noise", "E2, N=64"),
+    "C3": ("DeconvNet is noise and input-independent", "E2, N=64"),
+    "C4": ("more filters, better recovery", "E2, N ∈ {1,4,16,64,256}"),
+    "C5": ("local connections matter", "E1 N_h sweep vs E2 N=64, same images"),
+    "C6": ("max-pooling makes DeconvNet image-like", "E3 vs E2, N=64"),
+    "C7": ("recovery survives depth", "random VGG-16 (paper init)"),
+    "C8": ("GBP/DeconvNet ignore the learned weights", "E5 cascading randomization, trained net"),
+    "C9": ("class insensitivity", "E6 on the trained net"),
+    "C10": ("adversarial invariance", "E7 on the trained net"),
+    "C11": ("GBP maps are image-specific", "E2, N=64"),
+}
+
+_RULE_SHORT = {"saliency": "Sal", "deconvnet": "Deconv", "guided": "GBP", "images": "images"}
+
+
+# --------------------------------------------------------------------------- #
+# Selecting and summarizing records                                            #
+# --------------------------------------------------------------------------- #
+
+
+def _matches(record: Record, filters: Mapping[str, Any]) -> bool:
+    for key, wanted in filters.items():
+        value = record.get(key)
+        if callable(wanted):
+            if not wanted(value):
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def _select(records: Sequence[Record], **filters) -> list[Record]:
+    return [r for r in records if _matches(r, filters)]
+
+
+def _stats(records: Sequence[Record], **filters) -> tuple[float | None, float | None, int]:
+    values = [float(r["value"]) for r in _select(records, **filters)]
+    values = [v for v in values if math.isfinite(v)]
+    if not values:
+        return None, None, 0
+    arr = np.asarray(values)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, int(arr.size)
+
+
+def _check(name: str, value: float | None, op: str, threshold: float | None, *,
+           sd: float | None = None, n: int | None = None, note: str | None = None) -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        holds = False
+        note = note or "not measured"
+        value = None
+    elif op == ">=":
+        holds = value >= threshold
+    elif op == ">":
+        holds = value > threshold
+    elif op == "<=":
+        holds = value <= threshold
+    elif op == "<":
+        holds = value < threshold
+    elif op == "abs<=":
+        holds = abs(value) <= threshold
+    else:  # pragma: no cover - programming error
+        raise ValueError(f"Unknown comparison {op!r}")
+    out = {"name": name, "value": value, "sd": sd, "n": n, "op": op, "threshold": threshold,
+           "holds": bool(holds)}
+    if note:
+        out["note"] = note
+    return out
+
+
+def _mean_check(records, name, op, threshold, **filters) -> dict[str, Any]:
+    mean, sd, n = _stats(records, **filters)
+    return _check(name, mean, op, threshold, sd=sd, n=n)
+
+
+def _diff_check(records, name, op, threshold, first: Mapping, second: Mapping) -> dict[str, Any]:
+    a, _, na = _stats(records, **first)
+    b, _, nb = _stats(records, **second)
+    value = None if a is None or b is None else a - b
+    return _check(name, value, op, threshold, n=min(na, nb) if value is not None else 0)
+
+
+def _describe(records: Sequence[Record], **filters) -> str:
+    chosen = _select(records, **filters)
+    if not chosen:
+        return "not run"
+    seeds = sorted({r["seed"] for r in chosen if r.get("seed") is not None})
+    per_seed: dict[Any, set] = {}
+    for r in chosen:
+        if "|" not in str(r["image"]):
+            per_seed.setdefault(r.get("seed"), set()).add(r["image"])
+    images = max((len(v) for v in per_seed.values()), default=0)
+    sizes = sorted({r["size"] for r in chosen if r.get("size") is not None})
+    parts = []
+    if sizes:
+        parts.append(", ".join(f"{s}×{s}" for s in sizes))
+    parts.append(f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} × {images} images")
+    return ", ".join(parts)
+
+
+def _claim(cid: str, setting: str, metric: str, criterion: str, checks: list[dict], note: str = "") -> dict:
+    claim, _paper_setting = CLAIMS[cid]
+    out = {
+        "id": cid,
+        "claim": claim,
+        "setting": setting,
+        "metric": metric,
+        "criterion": criterion,
+        "value": {c["name"]: c["value"] for c in checks},
+        "sd": {c["name"]: c["sd"] for c in checks},
+        "n": max((c["n"] or 0) for c in checks) if checks else 0,
+        "threshold": {c["name"]: c["threshold"] for c in checks},
+        "checks": checks,
+        "holds": bool(checks) and all(c["holds"] for c in checks),
+    }
+    if note:
+        out["note"] = note
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# The claims                                                                   #
+# --------------------------------------------------------------------------- #
+
+
+def _e2(rule, metric, n_filters=None):
+    n_filters = THRESHOLDS["reference_filters"] if n_filters is None else n_filters
+    return dict(experiment="E2", setting="cnn", param=n_filters, rule=rule, metric=metric)
+
+
+def _c1(records):
+    t = THRESHOLDS["c1_r_gbp"]
+    n = THRESHOLDS["reference_filters"]
+    checks = [
+        _mean_check(records, "r(GBP, x̃)", ">=", t, **_e2("guided", "r_normalized")),
+        _mean_check(records, "r(GBP, x)", ">=", t, **_e2("guided", "r_image")),
+    ]
+    return _claim("C1", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}",
+                  "mean Pearson r over seeds × images", f"r(GBP, x̃) ≥ {t} and r(GBP, x) ≥ {t}", checks)
+
+
+def _c2(records):
+    t, gap = THRESHOLDS["c2_abs_r_sal"], THRESHOLDS["c2_gap"]
+    n = THRESHOLDS["reference_filters"]
+    checks = [
+        _mean_check(records, "r(Sal, x)", "abs<=", t, **_e2("saliency", "r_image")),
+        _diff_check(records, "r(GBP, x) − r(Sal, x)", ">=", gap,
+                    _e2("guided", "r_image"), _e2("saliency", "r_image")),
+    ]
+    return _claim("C2", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}",
+                  "mean Pearson r over seeds × images", f"|r(Sal, x)| ≤ {t} and r(GBP, x) − r(Sal, x) ≥ {gap}",
+                  checks)
+
+
+def _c3(records):
+    t, ind = THRESHOLDS["c3_abs_r_deconv"], THRESHOLDS["c3_independence"]
+    n = THRESHOLDS["reference_filters"]
+    checks = [
+        _mean_check(records, "r(Deconv − channel means, x)", "abs<=", t,
+                    **_e2("deconvnet", "r_image_demeaned")),
+        _mean_check(records, "M6(Deconv)", ">=", ind, **_e2("deconvnet", "input_independence")),
+    ]
+    return _claim("C3", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}; "
+                  "M6 over all image pairs, logit 0", "mean Pearson r; M6 = Pearson between two images' maps",
+                  f"|r(Deconv, x)| ≤ {t} (channel-demeaned) and M6(Deconv) ≥ 1 − 1e-5", checks)
+
+
+def _increasing_check(name: str, params: list, means: list) -> dict:
+    if len(means) < 2 or None in means:
+        return _check(name, None, ">", 0.0, note="needs at least two measured settings")
+    steps = np.diff(means)
+    return _check(name, float(steps.min()), ">", 0.0, n=len(means))
+
+
+def _c4(records):
+    tol = THRESHOLDS["c4_tolerance"]
+    chosen = _select(records, experiment="E2", setting="cnn", rule="guided", metric="r_image")
+    params = sorted({r["param"] for r in chosen})
+    means = [_stats(chosen, param=p)[0] for p in params]
+    checks = [_increasing_check("smallest increase of r(GBP, x) from one N to the next", params, means)]
+    for p, mean in zip(params, means):
+        theory = metrics.theoretical_recovery(p, 3)
+        _, sd, count = _stats(chosen, param=p)
+        check = _check(f"r(GBP, x) − theory, N={p}", None if mean is None else mean - theory,
+                       "abs<=", tol, sd=sd, n=count)
+        check["mean"] = mean
+        check["theory"] = theory
+        checks.append(check)
+    return _claim("C4", f"E2: random 3-layer CNN, N ∈ {params}, {_describe(chosen)}",
+                  "mean r(GBP, x) per N vs √(S/(1+S)), S = N/(3π²)",
+                  f"strictly increasing in N and within ±{tol} of √(S/(1+S)) at every N", checks)
+
+
+def _c5(records):
+    tol = THRESHOLDS["c5_tolerance"]
+    fc = _select(records, experiment="E1", setting="fc", rule="guided", metric="r_image")
+    cnn = _select(records, experiment="E1", setting="cnn", rule="guided", metric="r_image")
+    params = sorted({r["param"] for r in fc})
+    means = [_stats(fc, param=p)[0] for p in params]
+    checks = [_increasing_check("smallest increase of r_FC from one N_h to the next", params, means)]
+    cnn_mean, _, _ = _stats(cnn)
+    widest = means[-1] if means else None
+    checks.append(_check(
+        f"r_CNN(N={cnn[0]['param'] if cnn else '?'}) − r_FC(N_h={params[-1] if params else '?'})",
+        None if widest is None or cnn_mean is None else cnn_mean - widest, ">", 0.0,
+    ))
+    for p, mean in zip(params, means):
+        dims = {r.get("input_dim") for r in _select(fc, param=p)}
+        d = int(next(iter(dims))) if len(dims) == 1 and None not in dims else None
+        theory = None if d is None else metrics.theoretical_recovery_fc(p, d)
+        _, sd, count = _stats(fc, param=p)
+        check = _check(f"r_FC − theory, N_h={p}",
+                       None if mean is None or theory is None else mean - theory, "abs<=", tol, sd=sd, n=count)
+        check["mean"] = mean
+        check["theory"] = theory
+        checks.append(check)
+    dims = sorted({r.get("input_dim") for r in fc if r.get("input_dim")})
+    return _claim("C5", f"E1: random FC, N_h ∈ {params}, d = {dims} vs random CNN N="
+                  f"{cnn[0]['param'] if cnn else '?'} on the same images, {_describe(fc)}",
+                  "mean r(GBP, x) per N_h vs √(S/(1+S)), S = N_h/(π²d)",
+                  f"r_FC strictly increasing in N_h; r_FC(largest N_h) < r_CNN; r_FC within ±{tol} of "
+                  "√(S/(1+S)) at every N_h", checks)
+
+
+def _c6(records):
+    th = THRESHOLDS
+    base = dict(experiment="E3", param=th["reference_filters"])
+    checks = [
+        _mean_check(records, "M2(Deconv), no pool", "abs<=", th["c6_deconv_no_pool"],
+                    setting="cnn", rule="deconvnet", metric="highpass", **base),
+        _mean_check(records, "M2(Deconv), max-pool", ">=", th["c6_deconv_pool"],
+                    setting="cnn_maxpool", rule="deconvnet", metric="highpass", **base),
+        _mean_check(records, "r(Sal, x), no pool", "abs<=", th["c6_abs_r_sal"],
+                    setting="cnn", rule="saliency", metric="r_image", **base),
+        _mean_check(records, "r(Sal, x), max-pool", "abs<=", th["c6_abs_r_sal"],
+                    setting="cnn_maxpool", rule="saliency", metric="r_image", **base),
+        _mean_check(records, "r(GBP, x), max-pool", ">=", th["c6_r_gbp"],
+                    setting="cnn_maxpool", rule="guided", metric="r_image", **base),
+    ]
+    return _claim("C6", f"E3: random CNN N={th['reference_filters']} with vs without 9×9 max-pool, "
+                  f"{_describe(records, **base)}", "mean M2 high-pass r and M1 r over seeds × images",
+                  f"|M2(Deconv)| ≤ {th['c6_deconv_no_pool']} without pool (≈ 0, our bound) and "
+                  f"≥ {th['c6_deconv_pool']} with pool; |r(Sal, x)| ≤ {th['c6_abs_r_sal']} with and without; "
+                  f"r(GBP, x) ≥ {th['c6_r_gbp']} with pool (\"clearly positive\", our bound)", checks)
+
+
+def _c7(records):
+    gap = THRESHOLDS["c7_gap"]
+    base = dict(experiment="E4", setting="vgg16_random", metric="r_image")
+    checks = [_diff_check(records, "r(GBP, x) − r(Sal, x)", ">", gap,
+                          dict(rule="guided", **base), dict(rule="saliency", **base))]
+    for rule in ("guided", "saliency"):
+        mean, sd, n = _stats(records, rule=rule, **base)
+        checks[0].setdefault("parts", {})[f"r({_RULE_SHORT[rule]}, x)"] = {"mean": mean, "sd": sd, "n": n}
+    return _claim("C7", f"E4: random VGG-16 (paper init), {_describe(records, **base)}",
+                  "mean Pearson r over seeds × images", f"r(GBP, x) > r(Sal, x) + {gap}", checks)
+
+
+def _c8(records):
+    th = THRESHOLDS
+    part = _select(records, experiment="E5", setting="part", metric="ssim")
+    held = _select(part, lowest_trained=True)
+    held_steps = sorted({(r["step"], r["layer"]) for r in held})
+    checks = []
+    for rule in ("guided", "deconvnet"):
+        worst = None
+        worst_label = None
+        for step, label in held_steps:
+            mean, _, _ = _stats(held, rule=rule, step=step)
+            if mean is not None and (worst is None or mean < worst):
+                worst, worst_label = mean, label
+        check = _check(f"min SSIM({_RULE_SHORT[rule]}) while block 1 is trained", worst, ">=", th["c8_high"],
+                       n=len(held_steps))
+        if worst_label:
+            check["note"] = f"lowest at the step randomizing down to {worst_label}"
+        checks.append(check)
+    head = _select(part, head_random=True)
+    sal, sal_sd, sal_n = _stats(head, rule="saliency")
+    checks.append(_check("SSIM(Sal), dense head random", sal, "<", th["c8_sal_low"], sd=sal_sd, n=sal_n))
+    others = [_stats(head, rule=r)[0] for r in ("guided", "deconvnet")]
+    ratio_value = None
+    if sal is not None and None not in others:
+        ratio_value = sal - th["c8_ratio"] * min(others)
+    checks.append(_check(f"SSIM(Sal) − {th['c8_ratio']} × min(SSIM(GBP), SSIM(Deconv)), dense head random",
+                         ratio_value, "<=", 0.0))
+    return _claim(
+        "C8", f"E5: cascading randomization of the trained net, {_describe(part)}, "
+        f"{len({r['step'] for r in part})} steps", "mean SSIM (M4) of each step's map to the trained map",
+        f"GBP and DeconvNet mean SSIM ≥ {th['c8_high']} at every step while the first conv block is still "
+        f"trained; once the dense head is random, saliency's mean SSIM < {th['c8_sal_low']} and ≤ "
+        f"{th['c8_ratio']} × min(GBP's, DeconvNet's) (our computed reading of 'stays high' / 'drops')",
+        checks)
+
+
+def _similarity_claim(cid: str, records, experiment: str, setting: str, threshold: float, metric: str,
+                      what: str) -> dict:
+    base = dict(experiment=experiment, setting=setting, metric=metric)
+    checks = [
+        _mean_check(records, f"{metric}(GBP)", ">=", threshold, rule="guided", **base),
+        _mean_check(records, f"{metric}(Deconv)", ">=", threshold, rule="deconvnet", **base),
+        _diff_check(records, f"{metric}(GBP) − {metric}(Sal)", ">", 0.0,
+                    dict(rule="guided", **base), dict(rule="saliency", **base)),
+        _diff_check(records, f"{metric}(Deconv) − {metric}(Sal)", ">", 0.0,
+                    dict(rule="deconvnet", **base), dict(rule="saliency", **base)),
+    ]
+    mean, sd, n = _stats(records, rule="saliency", **base)
+    checks[2]["parts"] = {f"{metric}(Sal)": {"mean": mean, "sd": sd, "n": n}}
+    return _claim(cid, f"{what}, {_describe(records, **base)}", f"mean {metric} (M4) over images × pairs",
+                  f"{metric}(GBP) ≥ {threshold} and {metric}(Deconv) ≥ {threshold}, both > {metric}(Sal)", checks)
+
+
+def _c9(records):
+    pairs = _select(records, experiment="E6", rule="guided", metric="ssim")
+    per_image = {}
+    for r in pairs:
+        per_image.setdefault((r["seed"], r["image"]), 0)
+        per_image[(r["seed"], r["image"])] += 1
+    count = min(per_image.values()) if per_image else 0
+    return _similarity_claim("C9", records, "E6", "class_pairs", THRESHOLDS["c9_ssim"], "ssim",
+                             f"E6: class pairs of the trained net ({count} pairs per image)")
+
+
+def _c10(records):
+    attack = _select(records, experiment="E7", setting="fgsm_min", rule="attack", metric="flipped")
+    flipped = sum(1 for r in attack if r["value"] > 0.5)
+    claim = _similarity_claim("C10", records, "E7", "fgsm_min", THRESHOLDS["c10_similarity"], "ssim",
+                              f"E7: smallest flipping FGSM ε (uint8-checked), {flipped}/{len(attack)} images flipped")
+    eps, eps_sd, _ = _stats(records, experiment="E7", setting="fgsm_min", rule="attack", metric="epsilon")
+    notes = []
+    if eps is not None:
+        notes.append(f"mean ε = {eps:.2f} ± {eps_sd:.2f} grey levels (of 255) over the flipped images")
+    fixed = _select(records, experiment="E7", setting="fgsm_fixed")
+    for eps_fixed in sorted({r["param"] for r in fixed}):
+        flips, _, _ = _stats(fixed, param=eps_fixed, rule="attack", metric="flipped")
+        ssim = [_stats(fixed, param=eps_fixed, rule=rule, metric="ssim")[0] for rule in ("guided", "deconvnet",
+                                                                                          "saliency")]
+        if flips is not None and None not in ssim:
+            notes.append(f"fixed ε = {eps_fixed:g}: SSIM GBP {ssim[0]:.3f}, Deconv {ssim[1]:.3f}, Sal "
+                         f"{ssim[2]:.3f} ({flips:.0%} flipped)")
+    if notes:
+        claim["note"] = "; ".join(notes)
+    return claim
+
+
+def _c11(records):
+    t, ind = THRESHOLDS["c11_abs_r_gbp"], THRESHOLDS["c3_independence"]
+    n = THRESHOLDS["reference_filters"]
+    checks = [
+        _mean_check(records, "M6(GBP)", "abs<=", t, **_e2("guided", "input_independence")),
+        _mean_check(records, "M6(Deconv)", ">=", ind, **_e2("deconvnet", "input_independence")),
+    ]
+    img, img_sd, img_n = _stats(records, **_e2("images", "input_independence"))
+    checks[0]["parts"] = {"r(x̃_i, x̃_j) of the images themselves": {"mean": img, "sd": img_sd, "n": img_n}}
+    sweep = sorted({r["param"] for r in _select(records, experiment="E2", rule="guided",
+                                                 metric="input_independence")})
+    by_n = [(p, _stats(records, **_e2("guided", "input_independence", p))[0]) for p in sweep]
+    note = ""
+    if len(by_n) > 1:
+        note = ("M6(GBP) by N (measured / 0.5/(1+S), S = N/(3π²)): "
+                + ", ".join(f"N={p}: {v:.3f} / {0.5 / (1 + p / (3 * math.pi ** 2)):.3f}"
+                            for p, v in by_n if v is not None)
+                + ". Our derivation, not the paper's: writing the forward mask as ½ + (mask − ½), the ½ "
+                "part of the GBP map is half the image-independent DeconvNet map, a common component "
+                "worth 0.5/(1+S) of the correlation between any two images' maps.")
+    return _claim("C11", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}; "
+                  "all image pairs, logit 0", "mean M6 = Pearson between two images' maps",
+                  f"|M6(GBP)| ≤ {t} (≈ 0, our bound) while M6(Deconv) ≥ 1 − 1e-5", checks, note)
+
+
+_EVALUATORS: dict[str, Callable[[Sequence[Record]], dict]] = {
+    "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "C6": _c6,
+    "C7": _c7, "C8": _c8, "C9": _c9, "C10": _c10, "C11": _c11,
+}
+
+
+def evaluate_claim(claim_id: str, records: Iterable[Record]) -> dict:
+    """The verdict of one claim (`"C1"` … `"C11"`) on `records`.
+
+    Raises:
+        ValueError: for an unknown claim id.
+    """
+    if claim_id not in _EVALUATORS:
+        raise ValueError(f"Unknown claim. Known: {', '.join(_EVALUATORS)}. Received: claim_id={claim_id!r}")
+    return _EVALUATORS[claim_id](list(records))
+
+
+def evaluate(records: Iterable[Record]) -> list[dict]:
+    """The verdicts of C1–C11 on `records` (see the module docstring).
+
+    Args:
+        records: tidy records from `kerasviz.analysis.experiments`.
+
+    Returns:
+        Eleven claim dicts, in order C1 … C11.
+    """
+    records = list(records)
+    return [evaluator(records) for evaluator in _EVALUATORS.values()]

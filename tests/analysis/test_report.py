@@ -1,0 +1,134 @@
+"""Tests for kerasviz.analysis.report: results.json is valid JSON with the required keys, REPORT.md embeds the PNGs."""
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from kerasviz.analysis import claims, report
+from kerasviz.analysis.experiments import record
+
+RULES = ("saliency", "deconvnet", "guided")
+
+
+def _records():
+    """Records of every experiment, with a NaN (an image that never flipped) thrown in."""
+    rng = np.random.default_rng(0)
+    out = []
+    for seed in (0, 1):
+        for image in ("a", "b"):
+            for n in (1, 4, 16, 64, 256):
+                for rule, base in zip(RULES, (0.0, 0.0, math.sqrt(n / (n + 30)))):
+                    for metric in ("r_image", "r_normalized", "r_image_demeaned", "highpass"):
+                        out.append(record("E2", "cnn", n, seed, image, rule, metric, base + rng.normal(0, 0.02),
+                                          size=64))
+            for width in (250, 1250, 5000, 17500):
+                for rule in RULES:
+                    value = math.sqrt(width / (width + 30000)) if rule == "guided" else 0.0
+                    out.append(record("E1", "fc", width, seed, image, rule, "r_image", value, size=32,
+                                      input_dim=3072))
+            out.append(record("E1", "cnn", 64, seed, image, "guided", "r_image", 0.8, size=32))
+            for setting in ("cnn", "cnn_maxpool"):
+                for rule in RULES:
+                    out.append(record("E3", setting, 64, seed, image, rule, "highpass", 0.5, size=64))
+            for rule in RULES:
+                out.append(record("E4", "vgg16_random", None, seed, image, rule, "r_image", 0.4, size=64))
+                for step, (k, layer) in enumerate(((4, "predictions"), (3, "fc1"), (-1, "block1_conv1"))):
+                    for metric in ("ssim", "spearman_abs"):
+                        out.append(record("E5", "part", k, seed, image, rule, metric, 0.9 - 0.2 * step, layer=layer,
+                                          step=step, randomized=step + 1, lowest_trained=k >= 1,
+                                          head_random=k == 3))
+                for experiment, setting in (("E6", "class_pairs"), ("E7", "fgsm_min")):
+                    for metric in ("ssim", "spearman_abs", "hog"):
+                        out.append(record(experiment, setting, None, seed, image, rule, metric, 0.7))
+            out.append(record("E2", "cnn", 64, seed, "a|b", "guided", "input_independence", 0.2))
+            out.append(record("E2", "cnn", 64, seed, "a|b", "images", "input_independence", 0.0))
+            out.append(record("E7", "fgsm_min", None, seed, image, "attack", "epsilon", math.nan))
+            out.append(record("E7", "fgsm_min", None, seed, image, "attack", "flipped", 0.0))
+    return out
+
+
+def _grid_rows():
+    rng = np.random.default_rng(1)
+    rgb = {"label": "random CNN\nN=64", "image": rng.uniform(size=(16, 16, 3)),
+           "maps": {rule: rng.normal(size=(16, 16, 3)) for rule in RULES}}
+    gray = {"label": "trained net", "image": rng.uniform(size=(28, 28, 1)),
+            "maps": {rule: rng.normal(size=(28, 28, 1)) for rule in RULES}}
+    return [rgb, gray]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    records = _records()
+    verdicts = claims.evaluate(records)
+    paths = report.write_all(out, verdicts, records, grid_rows=_grid_rows(), settings={"mode": "test"},
+                             preamble="Made by a test.")
+    return out, paths, verdicts
+
+
+def _reject_constant(name):
+    raise ValueError(f"not JSON: {name}")
+
+
+def test_results_json_is_strict_json_with_every_claim(written):
+    out, paths, _ = written
+    payload = json.loads((out / "results.json").read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    assert set(payload) == {"claims", "records", "settings"}
+    assert [c["id"] for c in payload["claims"]] == [f"C{i}" for i in range(1, 12)]
+    for claim in payload["claims"]:
+        assert {"id", "claim", "setting", "metric", "value", "threshold", "holds"} <= set(claim)
+        assert isinstance(claim["holds"], bool)
+    nan_record = next(r for r in payload["records"] if r["metric"] == "epsilon")
+    assert nan_record["value"] is None  # NaN is written as null
+    assert payload["settings"] == {"mode": "test"}
+
+
+def test_report_embeds_every_figure_that_exists(written):
+    out, paths, _ = written
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(embedded) == sorted(p.name for p in paths["figures"])
+    assert {p.name for p in paths["figures"]} == {
+        "maps_grid.png", "recovery_vs_filters.png", "fc_vs_cnn.png", "randomization.png", "similarity_bars.png"}
+    for name in embedded:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert text.count("*Figure ") == len(embedded)
+
+
+def test_report_has_the_claim_table_with_verdicts(written):
+    out, _, verdicts = written
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    assert "| id | claim | setting | measured (mean ± sd) | criterion | verdict |" in text
+    rows = [line for line in text.splitlines() if re.match(r"\| C\d+ \|", line)]
+    assert len(rows) == 11
+    for row, verdict in zip(rows, verdicts):
+        assert row.endswith("✅ holds |" if verdict["holds"] else "❌ does not hold |")
+        assert row.count(" | ") == 5  # six cells: no unescaped '|' inside them
+    held = sum(c["holds"] for c in verdicts)
+    assert f"## Claims: {held} of 11 hold" in text
+    assert "Made by a test." in text
+
+
+def test_experiment_tables_put_saliency_beside_deconvnet_and_gbp(written):
+    out, _, _ = written
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    for experiment in ("E1", "E2", "E3", "E4", "E5", "E6", "E7"):
+        assert f"### {experiment} " in text
+    headers = [line for line in text.splitlines() if line.startswith("| setting | param | metric |")]
+    assert len(headers) == 7
+    assert all("| Saliency | DeconvNet | GBP" in h for h in headers)
+
+
+def test_figures_are_skipped_without_their_records(tmp_path):
+    figures = report.make_figures([record("E2", "cnn", 4, 0, "a", "guided", "r_image", 0.3)], tmp_path)
+    assert [p.name for p, _ in figures] == ["recovery_vs_filters.png"]
+
+
+def test_to_json_makes_numpy_plain_and_nan_null():
+    value = report.to_json({"a": np.float32(0.5), "b": [np.int64(3), np.nan, np.bool_(True)],
+                            "c": np.arange(2)})
+    assert value == {"a": 0.5, "b": [3, None, True], "c": [0, 1]}
+    json.dumps(value, allow_nan=False)

@@ -1,0 +1,132 @@
+"""`kerasviz reproduce` end to end through `kerasviz.cli.main`, and its error paths."""
+
+import importlib.resources
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import pytest
+
+from kerasviz import cli
+from kerasviz.analysis import reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _weights() -> str:
+    shipped = importlib.resources.files("kerasviz").joinpath("weights", "fashion_cnn.weights.h5")
+    return "trained" if shipped.is_file() else "random"
+
+
+@pytest.mark.slow
+def test_reproduce_quick_writes_every_claim_the_report_and_the_figures(tmp_path, capsys):
+    """The CI run of `kerasviz reproduce --quick` (a few minutes on 2 cores)."""
+    out = tmp_path / "repro"
+    status = cli.main(["reproduce", "--quick", "--weights", _weights(), "--out", str(out), "--no-progress"])
+    assert status == 0
+    payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [c["id"] for c in payload["claims"]] == [f"C{i}" for i in range(1, 12)]
+    assert all(isinstance(c["holds"], bool) for c in payload["claims"])
+    assert {r["experiment"] for r in payload["records"]} == {"E1", "E2", "E3", "E4", "E5", "E6", "E7"}
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    for name in ("maps_grid.png", "recovery_vs_filters.png", "fc_vs_cnn.png", "randomization.png",
+                 "similarity_bars.png"):
+        assert (out / name).is_file() and f"]({name})" in text
+    printed = capsys.readouterr().out
+    assert "claims hold" in printed and " C11  " in printed
+
+
+def test_imagenet_weights_offline_give_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no network")  # what keras.utils.get_file raises offline
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    out = tmp_path / "repro"
+    status = cli.main(["reproduce", "--smoke", "--weights", "imagenet", "--out", str(out), "--no-progress"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kerasviz: error: Cannot get the ImageNet VGG-16 weights")
+    assert "Traceback" not in err and "Received: weights='imagenet'" in err
+    assert not out.exists()  # it failed before running anything
+
+
+def test_missing_weights_file_is_reported(tmp_path, capsys):
+    status = cli.main(["reproduce", "--weights", str(tmp_path / "nope.weights.h5"), "--out", str(tmp_path)])
+    assert status == 2
+    assert f"Received: --weights {tmp_path / 'nope.weights.h5'}" in capsys.readouterr().err
+
+
+def test_a_weights_file_of_another_architecture_is_reported(tmp_path, capsys):
+    path = tmp_path / "other.weights.h5"
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.save_weights(path)
+    status = cli.main(["reproduce", "--weights", str(path), "--out", str(tmp_path / "out")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "fits neither kv.zoo.fashion_cnn() nor kv.zoo.vgg16()" in err and "Received: --weights" in err
+
+
+def test_strict_exits_1_when_a_claim_does_not_hold(monkeypatch, tmp_path, capsys):
+    calls = []
+
+    def fake(settings, *, weights, out, progress):
+        calls.append((settings.mode, weights, out, progress))
+        verdicts = [{"id": "C1", "claim": "GBP recovers the image", "holds": True},
+                    {"id": "C2", "claim": "saliency is noise", "holds": False}]
+        return {"claims": verdicts, "records": [], "seconds": 1.0,
+                "paths": {"report": "R", "results": "J", "figures": []}}
+
+    monkeypatch.setattr(reproduce, "reproduce", fake)
+    assert cli.main(["reproduce", "--full", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert cli.main(["reproduce", "--strict", "--weights", "random", "--out", str(tmp_path)]) == 1
+    assert calls == [("full", "trained", str(tmp_path), False), ("quick", "random", str(tmp_path), True)]
+    assert "C2  does not hold" in capsys.readouterr().out
+
+
+def test_quick_and_full_are_mutually_exclusive(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["reproduce", "--quick", "--full"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_full_settings_use_the_papers_sizes():
+    full = reproduce.FULL
+    assert full.cnn_size == 224 and full.cnn_filters == (1, 4, 16, 64, 256)
+    assert full.fc_size == 64 and full.fc_hidden == (1000, 5000, 20000, 70000)
+    assert len(full.seeds) >= 3 and len(full.image_names) >= 4 and len(full.trained_seeds) >= 3
+    assert full.class_pairs >= 20 and full.fixed_epsilons == (1, 2, 4, 8)
+    # Quick keeps S = N_h / (π² d) of the paper's FC sweep at 32×32×3.
+    assert [h * 64 * 64 // (reproduce.QUICK.fc_size ** 2) for h in reproduce.QUICK.fc_hidden] == list(full.fc_hidden)
+
+
+def test_reproduce_help_lists_the_modes():
+    result = subprocess.run([sys.executable, "-m", "kerasviz", "reproduce", "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0
+    for option in ("--quick", "--full", "--weights", "--out"):
+        assert option in result.stdout
+
+
+def test_the_imagenet_path_runs_e4_to_e7_on_raw_rgb(monkeypatch):
+    """`--weights imagenet` cannot be downloaded here: a small RGB net stands in for VGG-16 to check the
+    plumbing (photos in [0, 255], x = RGB − mean, FGSM on the 0–255 grid)."""
+    from kerasviz import zoo
+
+    def stand_in(weights=None, **kwargs):
+        assert weights == "imagenet"
+        return zoo.cnn3(filters=4, input_shape=(32, 32, 3), num_classes=5, seed=0)
+
+    monkeypatch.setattr(zoo, "vgg16", stand_in)
+    trained = reproduce.load_trained("imagenet", ("chelsea", "coffee"))
+    assert trained.value_range == (0.0, 255.0)
+    steps = reproduce.plan(reproduce.SMOKE, trained, [])
+    records = [r for step in steps if step.label.startswith(("E4 trained", "E5", "E6", "E7"))
+               for r in step.run()]
+    assert {r["experiment"] for r in records} == {"E4", "E5", "E6", "E7"}
+    assert {r["image"] for r in records if r["experiment"] == "E4"} == {"chelsea", "coffee"}
+    linf = [r["value"] for r in records if r["metric"] == "linf" and r["value"] > 0]
+    assert linf and all(abs(v - round(v)) < 1e-3 for v in linf)  # whole grey levels of 0–255
