@@ -211,6 +211,12 @@ def _rgb_images(images, what: str) -> np.ndarray:
     return array
 
 
+def _random_net_inputs(images, names, seeds, what: str):
+    """E1–E4's checked inputs: images, names, seeds and x (the mean-subtracted images)."""
+    images = _rgb_images(images, what)
+    return images, _names(images, names), _check_seeds(seeds), center(images)
+
+
 def _check_seeds(seeds) -> tuple[int, ...]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         return (int(seeds),)
@@ -343,12 +349,9 @@ def e1_fc_width(
     experiments.e1_fc_width(kv.data.sample_images(size=32), hidden=(250, 1250))
     ```
     """
-    images = _rgb_images(images, "e1_fc_width")
-    names = _names(images, names)
-    seeds = _check_seeds(seeds)
+    images, names, seeds, x = _random_net_inputs(images, names, seeds, "e1_fc_width")
     shape = tuple(images.shape[1:])
     size = shape[0]
-    x = center(images)
     out: list[Record] = []
     for width in hidden:
         out += _random_net_records(
@@ -402,11 +405,8 @@ def e2_random_cnn(
     records = experiments.e2_random_cnn(kv.data.sample_images(size=32), filters=(16,))
     ```
     """
-    images = _rgb_images(images, "e2_random_cnn")
-    names = _names(images, names)
-    seeds = _check_seeds(seeds)
+    images, names, seeds, x = _random_net_inputs(images, names, seeds, "e2_random_cnn")
     shape = tuple(images.shape[1:])
-    x = center(images)
     x_tilde = metrics.patch_normalized_box(x, CNN_KERNEL)
     out: list[Record] = []
     for n_filters in filters:
@@ -444,11 +444,8 @@ def e3_max_pool(
     Returns:
         A list of records (experiment `"E3"`).
     """
-    images = _rgb_images(images, "e3_max_pool")
-    names = _names(images, names)
-    seeds = _check_seeds(seeds)
+    images, names, seeds, x = _random_net_inputs(images, names, seeds, "e3_max_pool")
     shape = tuple(images.shape[1:])
-    x = center(images)
     x_tilde = metrics.patch_normalized_box(x, CNN_KERNEL)
     out: list[Record] = []
     for pool in (False, True):
@@ -488,11 +485,8 @@ def e4_random_vgg(
     Returns:
         A list of records (experiment `"E4"`).
     """
-    images = _rgb_images(images, "e4_random_vgg")
-    names = _names(images, names)
-    seeds = _check_seeds(seeds)
+    images, names, seeds, x = _random_net_inputs(images, names, seeds, "e4_random_vgg")
     shape = tuple(images.shape[1:])
-    x = center(images)
     x_tilde = metrics.patch_normalized_box(x, VGG_KERNEL)
     return _random_net_records(
         lambda seed: zoo.vgg16(init=init, input_shape=shape, num_classes=num_classes, seed=seed),
