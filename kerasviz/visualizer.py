@@ -128,7 +128,7 @@ class Visualizer:
     @property
     def num_classes(self) -> int:
         """Size of the last axis of the explained output."""
-        return int(_flat_outputs(self.model)[self.output_index].shape[-1])
+        return int(self.model.outputs[self.output_index].shape[-1])
 
     def __call__(
         self,
@@ -274,10 +274,6 @@ def _positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
     return int(value)
-
-
-def _flat_outputs(model: keras.Model) -> list:
-    return list(model.outputs)
 
 
 def _flat_outputs_of(outputs) -> list:
