@@ -1107,8 +1107,8 @@ def theoretical_recovery_fc(hidden: float, input_dim: int) -> float:
             "`theoretical_recovery_fc`: `input_dim` must be a positive int, e.g. "
             f"64 * 64 * 3. Received: input_dim={input_dim!r}"
         )
-    s = float(hidden) / (math.pi**2 * int(input_dim))
-    return math.sqrt(s / (1.0 + s))
+    # The CNN's curve with the whole input in place of one patch's channels.
+    return theoretical_recovery(hidden, channels=int(input_dim))
 
 
 def summarize(
