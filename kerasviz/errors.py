@@ -31,6 +31,14 @@ class InvalidInputError(KerasvizError, ValueError):
     """Images (or labels) that do not fit the model: rank, size, NaN, empty."""
 
 
+class InvalidArgumentError(InvalidInputError):
+    """An argument with a bad value: a count, a seed, an option name.
+
+    A subclass of `InvalidInputError` (and so of `ValueError`): code that
+    caught `InvalidInputError` for such arguments keeps working.
+    """
+
+
 class InvalidTargetError(KerasvizError, ValueError):
     """A target that does not fit the model, e.g. a class index out of range."""
 
