@@ -35,12 +35,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import keras
 import tensorflow as tf
 
-from kerasviz.errors import UnknownRuleError
+from kerasviz.errors import InvalidArgumentError, UnknownRuleError
 
 RuleFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
@@ -118,6 +118,36 @@ def canonical_name(rule: str) -> str:
     return name
 
 
+def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[str, ...]:
+    """The registered names of one rule or several, aliases resolved, duplicates dropped.
+
+    Args:
+        rules: a rule name or alias, or an iterable of them, e.g. `("gbp", "saliency")`.
+        name: the argument's name, used in the message. Defaults to `"rules"`.
+
+    Returns:
+        The canonical names in the order given, each once, e.g. `("guided", "saliency")`.
+
+    Raises:
+        InvalidArgumentError: (a `ValueError`) if `rules` is empty.
+        UnknownRuleError: (a `ValueError`) for a name that is not registered.
+
+    Example:
+
+    ```python
+    kv.rules.canonical_names(("gbp", "guided", "vanilla"))  # ("guided", "saliency")
+    ```
+    """
+    if isinstance(rules, str):
+        rules = (rules,)
+    names = tuple(dict.fromkeys(canonical_name(r) for r in rules))
+    if not names:
+        raise InvalidArgumentError(
+            f"Give at least one rule, e.g. {RULES}. Received: {name}={rules!r}"
+        )
+    return names
+
+
 def get_rule(rule: str) -> RuleFunction:
     """The backward function `fn(grad, derivative)` registered as `rule`."""
     return _REGISTRY[canonical_name(rule)]
@@ -134,8 +164,9 @@ def register(name: str, fn: RuleFunction, *, overwrite: bool = False) -> None:
         overwrite: replace an existing rule of that name. Defaults to `False`.
 
     Raises:
-        ValueError: if the name is taken (and `overwrite` is off) or is an
-            alias, or `fn` is not callable.
+        InvalidArgumentError: (a `ValueError`) if the name is not a non-empty
+            string, is taken (and `overwrite` is off) or is an alias, or `fn`
+            is not callable.
 
     Example:
 
@@ -146,30 +177,47 @@ def register(name: str, fn: RuleFunction, *, overwrite: bool = False) -> None:
     ```
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"A rule name is a non-empty string. Received: name={name!r}")
+        raise InvalidArgumentError(f"A rule name is a non-empty string. Received: name={name!r}")
     key = name.lower()
     if key in _ALIASES:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{name!r} is an alias of {_ALIASES[key]!r}; choose another name. "
             f"Received: name={name!r}"
         )
     if key in _REGISTRY and not overwrite:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"A rule named {name!r} is already registered; pass overwrite=True "
             f"to replace it. Received: name={name!r}"
         )
     if not callable(fn):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"A rule is a callable fn(grad, derivative). Received: fn={fn!r}"
         )
     _REGISTRY[key] = fn
 
 
 def unregister(name: str) -> None:
-    """Remove a user-registered rule. Built-in rules cannot be removed."""
+    """Remove a user-registered rule. Built-in rules cannot be removed.
+
+    Args:
+        name: the rule's name or alias.
+
+    Raises:
+        UnknownRuleError: (a `ValueError`) if no rule has that name.
+        InvalidArgumentError: (a `ValueError`) for a built-in rule.
+
+    Example:
+
+    ```python
+    kv.rules.unregister("positive")
+    ```
+    """
     key = canonical_name(name)
     if key in RULES:
-        raise ValueError(f"Built-in rules cannot be removed. Received: name={name!r}")
+        raise InvalidArgumentError(
+            f"Built-in rules cannot be removed; register a rule under another name "
+            f"instead. Received: name={name!r}"
+        )
     del _REGISTRY[key]
 
 

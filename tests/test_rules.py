@@ -403,24 +403,49 @@ def test_registered_rule_works_on_the_dense_net(absolute_rule):
     assert_maps_close(maps[absolute_rule], expected)
 
 
-def test_register_refuses_taken_names_aliases_and_non_callables(absolute_rule):
-    with pytest.raises(ValueError, match=re.escape(
-        "A rule named 'absolute' is already registered; pass overwrite=True to "
-        "replace it. Received: name='absolute'"
-    )):
-        kv.rules.register("absolute", lambda g, d: g)
-    with pytest.raises(ValueError, match=re.escape(
-        "'gbp' is an alias of 'guided'; choose another name. Received: name='gbp'"
-    )):
-        kv.rules.register("gbp", lambda g, d: g)
-    with pytest.raises(ValueError, match=r"^A rule is a callable fn\(grad, derivative\)\. Received: fn=3$"):
-        kv.rules.register("three", 3)
-    with pytest.raises(ValueError, match=re.escape(
-        "Built-in rules cannot be removed. Received: name='gbp'"
-    )):
-        kv.rules.unregister("gbp")
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: kv.rules.register("absolute", lambda g, d: g),
+            "A rule named 'absolute' is already registered; pass overwrite=True to "
+            "replace it. Received: name='absolute'",
+        ),
+        (
+            lambda: kv.rules.register("gbp", lambda g, d: g),
+            "'gbp' is an alias of 'guided'; choose another name. Received: name='gbp'",
+        ),
+        (lambda: kv.rules.register("three", 3), "A rule is a callable fn(grad, derivative). Received: fn=3"),
+        (lambda: kv.rules.register("", abs), "A rule name is a non-empty string. Received: name=''"),
+        (lambda: kv.rules.register(7, abs), "A rule name is a non-empty string. Received: name=7"),
+        (
+            lambda: kv.rules.unregister("gbp"),
+            "Built-in rules cannot be removed; register a rule under another name "
+            "instead. Received: name='gbp'",
+        ),
+    ],
+)
+def test_register_refuses_taken_names_aliases_and_non_callables(absolute_rule, call, message):
+    with pytest.raises(kv.errors.InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+        call()
+    assert isinstance(info.value, KerasvizError)
+    assert isinstance(info.value, ValueError)
     kv.rules.register("absolute", lambda g, d: g, overwrite=True)
     assert kv.rules.get_rule("absolute")(3.0, 0.0) == 3.0
+
+
+def test_canonical_names_resolves_aliases_and_drops_duplicates():
+    assert kv.rules.canonical_names(("gbp", "guided", "Vanilla", "deconv")) == ("guided", "saliency", "deconvnet")
+    assert kv.rules.canonical_names("GBP") == ("guided",)
+    for empty in ((), []):
+        with pytest.raises(
+            kv.errors.InvalidArgumentError,
+            match=f"^{re.escape(f'Give at least one rule, e.g. {kv.RULES}. Received: rules={empty!r}')}$",
+        ) as info:
+            kv.rules.canonical_names(empty)
+        assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
+    with pytest.raises(UnknownRuleError, match=re.escape("Unknown rule 'gpb'.")):
+        kv.rules.canonical_names(("saliency", "gpb"))
 
 
 def test_unknown_rule_raises_with_the_known_names_and_the_received_value():
