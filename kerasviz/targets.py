@@ -34,6 +34,7 @@ from typing import Union
 import numpy as np
 import tensorflow as tf
 
+from kerasviz import _validation
 from kerasviz.errors import InvalidTargetError, UnknownTargetError
 
 
@@ -134,15 +135,95 @@ class Classes(Target):
         return f"Classes({self.classes.tolist()!r})"
 
 
+def _other_class_draws(num_samples: int, num_classes: int, count: int, seed: int) -> np.ndarray:
+    """Per sample, `count` distinct indices into the `num_classes - 1` other classes."""
+    rng = np.random.default_rng(seed)
+    draws = [rng.choice(num_classes - 1, size=count, replace=False) for _ in range(num_samples)]
+    return np.asarray(draws, np.int64).reshape(num_samples, count)
+
+
+def random_other_classes(
+    predicted: Sequence[int] | np.ndarray,
+    num_classes: int,
+    count: int = 1,
+    seed: int = 0,
+) -> np.ndarray:
+    """Seeded random classes other than each sample's predicted one.
+
+    The one implementation of "pick random other classes" in kerasviz: the
+    `"random"` target, `kv.analysis.sanity_check`, `VisualizationCallback` and
+    experiment E6 all draw with it. For sample `i` it draws `count` distinct
+    classes uniformly from the `num_classes - 1` classes other than
+    `predicted[i]`; samples are drawn in order from one
+    `np.random.default_rng(seed)`, so equal arguments give equal classes.
+
+    Args:
+        predicted: the predicted class of each sample, shaped `(N,)`.
+        num_classes: the number of classes (at least 2).
+        count: classes to draw per sample, `1..num_classes - 1`. Defaults to `1`.
+        seed: the random seed, an int >= 0. Defaults to `0`.
+
+    Returns:
+        An int64 array `(N, count)`: row `i` holds distinct classes in
+        `0..num_classes - 1`, none equal to `predicted[i]`.
+
+    Raises:
+        InvalidTargetError: (a `ValueError`) if `num_classes < 2` or a
+            predicted class is out of range.
+        InvalidArgumentError: (a `ValueError`) for a bad `count` or `seed`.
+
+    Example:
+
+    ```python
+    predicted = logits.argmax(axis=-1)                     # (N,)
+    others = kv.targets.random_other_classes(predicted, 10, count=3, seed=0)
+    maps = kv.visualize(model, images, target=others)      # (N, 3, H, W, C)
+    ```
+    """
+    if not _validation.is_int(num_classes) or num_classes < 2:
+        raise InvalidTargetError(
+            "Random other classes need a model with at least 2 classes. "
+            f"Received: num_classes={num_classes!r}"
+        )
+    count = _validation.positive_int(count, "count")
+    if count > num_classes - 1:
+        raise InvalidTargetError(
+            f"There are only {num_classes - 1} classes other than the predicted one; "
+            f"draw at most that many. Received: count={count}"
+        )
+    seed = _validation.seed(seed, non_negative=True)
+    predicted = np.asarray(predicted)
+    if predicted.ndim != 1 or predicted.dtype.kind not in "iu":
+        raise InvalidTargetError(
+            "predicted must be one int class per sample, shaped (N,). "
+            f"Received: predicted with shape={predicted.shape}, dtype={predicted.dtype}"
+        )
+    bad = (predicted < 0) | (predicted >= num_classes)
+    if bad.any():
+        raise InvalidTargetError(
+            f"Class index out of range: the model has {num_classes} classes "
+            f"(0..{num_classes - 1}). Received: predicted={np.unique(predicted[bad])[:5].tolist()}"
+        )
+    draws = _other_class_draws(len(predicted), int(num_classes), count, seed)
+    # Index j among the other classes is class j below the predicted one, j + 1 above it.
+    return draws + (draws >= predicted[:, None])
+
+
 class RandomClass(Target):
     """A seeded random class per sample, never the predicted one.
 
+    The class of sample `i` is `random_other_classes(predicted, num_classes,
+    1, seed)[i, 0]`, with `predicted` the model's top class.
+
     Args:
-        seed: the random seed. Defaults to `0`.
+        seed: the random seed, an int >= 0. Defaults to `0`.
+
+    Raises:
+        InvalidArgumentError: (a `ValueError`) if `seed` is not an int >= 0.
     """
 
     def __init__(self, seed: int = 0):
-        self.seed = seed
+        self.seed = _validation.seed(seed, non_negative=True)
 
     def aux(self, num_samples, num_classes):
         if num_classes < 2:
@@ -150,12 +231,13 @@ class RandomClass(Target):
                 "target='random' needs a model with at least 2 classes. "
                 f"Received: num_classes={num_classes}"
             )
-        rng = np.random.default_rng(self.seed)
-        return rng.integers(1, num_classes, size=(num_samples, 1)).astype(np.int32)
+        # The predicted classes are known in the graph only: `scores` maps these
+        # draws to classes the way `random_other_classes` does.
+        return _other_class_draws(num_samples, num_classes, 1, self.seed).astype(np.int32)
 
     def scores(self, outputs, aux):
-        num_classes = tf.shape(outputs)[-1]
-        classes = (_predicted(outputs)[:, None] + aux) % num_classes
+        predicted = _predicted(outputs)[:, None]
+        classes = aux + tf.cast(aux >= predicted, aux.dtype)
         return _gather(outputs, classes)[:, 0]
 
     def __repr__(self):

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from kerasviz import _validation
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
@@ -71,6 +72,8 @@ class Visualizer:
 
     Raises:
         UnknownRuleError: for an unknown rule name.
+        InvalidArgumentError: for no rules, or a `batch_size` that is not a
+            positive int.
         UnsupportedModelError: for a model with several inputs, or several
             outputs and no `output`.
 
@@ -95,11 +98,7 @@ class Visualizer:
         batch_size: int = 32,
         seed: int = 0,
     ):
-        if isinstance(rules, str):
-            rules = (rules,)
-        self.rules: tuple[str, ...] = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
-        if not self.rules:
-            raise ValueError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
+        self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
@@ -115,7 +114,7 @@ class Visualizer:
         self.output_index = _output_index(model, output)
         self.input_shape: tuple = tuple(model.inputs[0].shape)
         self.preprocess = preprocess
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
         self._functions: dict[tuple, Callable] = {}
         self._submodels: dict[str, keras.Model] = {}
@@ -162,11 +161,11 @@ class Visualizer:
                 count, an empty batch, NaN or Inf.
             InvalidTargetError / UnknownTargetError: for a bad target.
         """
-        images = _validate_images(images, self.input_shape)
+        images = _validation.image_batch(images, self.input_shape)
         target = self._target(target, labels)
         num_samples = images.shape[0]
         aux = np.asarray(target.aux(num_samples, self._target_width(target)))
-        batch = _positive_int(batch_size or self.batch_size, "batch_size")
+        batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
         function = self._function(target)
         chunks: dict[str, list[np.ndarray]] = {rule: [] for rule in self.rules}
         starts = range(0, num_samples, batch)
@@ -180,8 +179,8 @@ class Visualizer:
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """The explained output (logits) for `images`, as the maps see it."""
-        images = _validate_images(images, self.input_shape)
-        batch = _positive_int(batch_size or self.batch_size, "batch_size")
+        images = _validation.image_batch(images, self.input_shape)
+        batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
         parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
                  for i in range(0, len(images), batch)]
         return np.concatenate(parts)
@@ -270,12 +269,6 @@ def visualize(
     return Visualizer(model, rules, **kwargs)(images, target, **call_kwargs)
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
 def _flat_outputs_of(outputs) -> list:
     return tf.nest.flatten(outputs)
 
@@ -315,47 +308,3 @@ def _layer_output(model: keras.Model, name: str):
     output = model.get_layer(name).output
     after = getattr(model.kerasviz_report, "activation_after", {}).get(name)
     return model.get_layer(after).output if after else output
-
-
-def _validate_images(images, input_shape: tuple) -> np.ndarray:
-    try:
-        array = np.asarray(images)
-    except Exception as err:  # noqa: BLE001 - anything not array-like
-        raise InvalidInputError(
-            f"Images must be an array shaped {_shape_text(input_shape)}. "
-            f"Received: {type(images).__name__} ({err})"
-        ) from err
-    if array.dtype.kind not in "biuf":
-        raise InvalidInputError(
-            f"Images must be numbers. Received: dtype={array.dtype}"
-        )
-    if array.ndim != len(input_shape):
-        hint = " For one image, pass images[None]." if array.ndim == len(input_shape) - 1 else ""
-        raise InvalidInputError(
-            f"Images must have rank {len(input_shape)}, shaped "
-            f"{_shape_text(input_shape)}.{hint} Received: shape={array.shape}"
-        )
-    if array.shape[0] == 0:
-        raise InvalidInputError(f"The batch of images is empty. Received: shape={array.shape}")
-    for axis, (got, want) in enumerate(zip(array.shape[1:], input_shape[1:]), start=1):
-        if want is not None and got != want:
-            if axis == len(input_shape) - 1:
-                what, fix = "channel count", f"Convert the images to {want} channels."
-            else:
-                what, fix = "size", "Resize the images (e.g. kv.data.load_image(path, size=...))."
-            raise InvalidInputError(
-                f"Wrong image {what}: the model takes {_shape_text(input_shape)}. "
-                f"{fix} Received: shape={array.shape}"
-            )
-    array = array.astype(np.float32, copy=False)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        raise InvalidInputError(
-            f"Images contain {int(bad.sum())} NaN or Inf values; gradients of "
-            f"them are meaningless. Clean the images first. Received: shape={array.shape}"
-        )
-    return array
-
-
-def _shape_text(shape: tuple) -> str:
-    return "(" + ", ".join("N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(shape)) + ")"

@@ -117,12 +117,81 @@ def test_random_is_never_the_predicted_class_and_is_seeded(model, images):
         assert matches[0] != predicted[n]
         chosen.append(matches[0])
     assert len(set(chosen)) > 1
+    # The target draws with the library's one "random other class" helper.
+    np.testing.assert_array_equal(chosen, kv.targets.random_other_classes(predicted, NUM_CLASSES, 1, seed=4)[:, 0])
 
     again = kv.Visualizer(model, rules=kv.RULES, seed=4)(many, target="random", progress=False)
     for rule in kv.RULES:
         np.testing.assert_array_equal(again[rule], random_maps[rule])
     other = kv.visualize(model, many, target="random", seed=5, progress=False)
     assert not all(np.allclose(other[rule], random_maps[rule]) for rule in kv.RULES)
+
+
+def _reference_other_classes(predicted, num_classes, count, seed):
+    """Per sample in order, `count` of the other classes drawn without replacement."""
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [rng.choice(np.delete(np.arange(num_classes), p), count, replace=False) for p in predicted]
+    )
+
+
+@pytest.mark.parametrize("num_classes, count, seed", [(2, 1, 0), (6, 3, 4), (10, 9, 7), (1000, 5, 1)])
+def test_random_other_classes_matches_a_numpy_reference(num_classes, count, seed):
+    predicted = np.random.default_rng(seed + 100).integers(0, num_classes, size=40)
+    out = kv.targets.random_other_classes(predicted, num_classes, count, seed)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out, _reference_other_classes(predicted, num_classes, count, seed))
+    assert not (out == predicted[:, None]).any()
+    assert all(len(set(row)) == count for row in out.tolist())
+    assert ((out >= 0) & (out < num_classes)).all()
+    np.testing.assert_array_equal(out, kv.targets.random_other_classes(list(predicted), num_classes, count, seed))
+
+
+def test_random_other_classes_covers_every_other_class():
+    out = kv.targets.random_other_classes(np.full(600, 2), 4, 1, seed=0)[:, 0]
+    counts = np.bincount(out, minlength=4)
+    assert counts[2] == 0
+    assert counts[[0, 1, 3]].min() > 150  # ~200 each
+
+
+def test_random_other_classes_of_no_samples():
+    assert kv.targets.random_other_classes(np.zeros(0, int), 5, 2).shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        ((np.array([0]), 1, 1, 0), InvalidTargetError,
+         "Random other classes need a model with at least 2 classes. Received: num_classes=1"),
+        ((np.array([0]), 4, 4, 0), InvalidTargetError,
+         "There are only 3 classes other than the predicted one; draw at most that many. Received: count=4"),
+        ((np.array([0]), 4, 0, 0), kv.errors.InvalidArgumentError,
+         "`count` must be a positive integer. Received: count=0"),
+        ((np.array([0]), 4, 1, -1), kv.errors.InvalidArgumentError,
+         "`seed` must be a non-negative integer. Received: seed=-1"),
+        ((np.array([0, 4, 7]), 4, 1, 0), InvalidTargetError,
+         "Class index out of range: the model has 4 classes (0..3). Received: predicted=[4, 7]"),
+        ((np.zeros((2, 1), int), 4, 1, 0), InvalidTargetError,
+         "predicted must be one int class per sample, shaped (N,). Received: predicted with "
+         "shape=(2, 1), dtype=int64"),
+    ],
+)
+def test_random_other_classes_rejects(args, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$") as info:
+        kv.targets.random_other_classes(*args)
+    assert isinstance(info.value, kv.errors.KerasvizError)
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, None])
+def test_random_target_rejects_bad_seeds(seed):
+    message = (
+        "`seed` must be a non-negative integer. Received: seed=" + repr(seed)
+    )
+    with pytest.raises(kv.errors.InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+        kv.targets.resolve("random", seed=seed)
+    assert isinstance(info.value, kv.errors.KerasvizError)
+    assert isinstance(info.value, ValueError)
 
 
 def _cost(labels):

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import kerasviz as kv
 from kerasviz.errors import (
+    InvalidArgumentError,
     InvalidInputError,
     InvalidTargetError,
     KerasvizError,
@@ -66,30 +67,30 @@ def assert_maps_close(actual, expected, rtol=1e-5):
 BAD_IMAGES = {
     "one image": (
         np.zeros((8, 8, 3), np.float32),
-        "Images must have rank 4, shaped (N, 8, 8, 3). For one image, pass images[None]. "
+        "`images` must have rank 4, shaped (N, 8, 8, 3). For one image, pass images[None]. "
         "Received: shape=(8, 8, 3)",
     ),
     "rank 2": (
         np.zeros((8, 8), np.float32),
-        "Images must have rank 4, shaped (N, 8, 8, 3). Received: shape=(8, 8)",
+        "`images` must have rank 4, shaped (N, 8, 8, 3). Received: shape=(8, 8)",
     ),
     "size": (
         np.zeros((2, 9, 8, 3), np.float32),
-        "Wrong image size: the model takes (N, 8, 8, 3). Resize the images (e.g. "
+        "Wrong image size in `images`: the model takes (N, 8, 8, 3). Resize the images (e.g. "
         "kv.data.load_image(path, size=...)). Received: shape=(2, 9, 8, 3)",
     ),
     "channels": (
         np.zeros((2, 8, 8, 1), np.float32),
-        "Wrong image channel count: the model takes (N, 8, 8, 3). Convert the images to "
+        "Wrong image channel count in `images`: the model takes (N, 8, 8, 3). Convert the images to "
         "3 channels. Received: shape=(2, 8, 8, 1)",
     ),
     "empty": (
         np.zeros((0, 8, 8, 3), np.float32),
-        "The batch of images is empty. Received: shape=(0, 8, 8, 3)",
+        "`images` is an empty batch: give at least one image. Received: shape=(0, 8, 8, 3)",
     ),
     "strings": (
         np.full((2, 8, 8, 3), "a"),
-        "Images must be numbers. Received: dtype=<U1",
+        "`images` must be numbers. Received: dtype=<U1",
     ),
 }
 
@@ -111,7 +112,7 @@ def test_nan_and_inf_are_refused(viz, bad):
     images[1, 2, 3, 0] = bad
     images[0, 0, 0, 2] = bad
     message = (
-        "Images contain 2 NaN or Inf values; gradients of them are meaningless. Clean "
+        "`images` contain 2 NaN or Inf values; gradients of them are meaningless. Clean "
         "the images first. Received: shape=(2, 8, 8, 3)"
     )
     with _raises(InvalidInputError, message):
@@ -157,12 +158,31 @@ def test_labels_are_for_the_loss_target_only(viz):
         viz(_images(2), target="max", labels=[0, 1], progress=False)
 
 
-def test_bad_arguments_raise(model):
-    with _raises(ValueError, "batch_size must be a positive int. Received: batch_size=0"):
-        kv.Visualizer(model, batch_size=0)
-    with _raises(ValueError, "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). "
-                             "Received: rules=()"):
-        kv.Visualizer(model, rules=())
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(batch_size=0), "`batch_size` must be a positive integer. Received: batch_size=0"),
+        (dict(batch_size=2.0), "`batch_size` must be a positive integer. Received: batch_size=2.0"),
+        (dict(rules=()), "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). Received: rules=()"),
+        (dict(rules=[]), "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). Received: rules=[]"),
+    ],
+)
+def test_bad_arguments_raise(model, kwargs, message):
+    with _raises(InvalidArgumentError, message) as info:
+        kv.Visualizer(model, **kwargs)
+    assert isinstance(info.value, KerasvizError)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bad_call_arguments_raise(viz):
+    with _raises(InvalidArgumentError, "`batch_size` must be a positive integer. Received: batch_size=-2") as info:
+        viz(_images(2), batch_size=-2, progress=False)
+    assert isinstance(info.value, ValueError)
+    with _raises(InvalidArgumentError, "`batch_size` must be a positive integer. Received: batch_size=-2"):
+        viz.predict(_images(2), batch_size=-2)
+
+
+def test_not_a_model_raises():
     with _raises(UnsupportedModelError, "Visualizer takes a keras.Model. Received: model of type Dense"):
         kv.Visualizer(keras.layers.Dense(3))
 
