@@ -19,9 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from kerasviz.errors import FileReadError, KerasvizError
 
@@ -55,53 +58,112 @@ def _parse_target(text: str):
     return classes[0] if len(classes) == 1 else classes
 
 
+def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `kerasviz explain` to `parser` (standard library only)."""
+    parser.add_argument("images", nargs="*", help="image files (default: scikit-image sample photos)")
+    parser.add_argument(
+        "--model", default="vgg16",
+        help=f"a model name ({', '.join(MODEL_NAMES)}) or a .keras file. Default: vgg16",
+    )
+    parser.add_argument(
+        "--weights", default="random",
+        help="random | imagenet | trained (fashion_cnn) | PATH.weights.h5 (for named models). Default: random",
+    )
+    parser.add_argument("--rules", nargs="+", default=["saliency", "deconvnet", "guided"],
+                        help="rules or aliases. Default: saliency deconvnet guided")
+    parser.add_argument("--target", type=_parse_target, default="max",
+                        help="max | random | loss | CLASS | C1,C2,... (one per image). Default: max")
+    parser.add_argument("--size", type=int, default=None,
+                        help="image side in pixels (default: the model's input size, else 224)")
+    parser.add_argument("--normalize", default="minmax",
+                        help="minmax | abs | diverging | percentile. Default: minmax")
+    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder. Default: {DEFAULT_OUT}")
+    parser.add_argument("--seed", type=int, default=0, help="seed for random weights and targets")
+    parser.add_argument("--unsafe", action="store_true",
+                        help="load .keras files with safe_mode=False (runs code stored in them)")
+
+
+REPRODUCE_DEFAULT_OUT = "kerasviz-reproduce"
+
+
+def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `kerasviz reproduce` to `parser` (standard library only)."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                      help="small settings, all eleven claims, < 10 min on 2 CPU cores (default)")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full",
+                      help="the paper's sizes, 3 seeds × 4 images (about 10 min on 2 cores; needs about 11 GB of memory)")
+    mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
+                      help="tiny settings that only check the pipeline (seconds); the verdicts mean little")
+    parser.set_defaults(mode="quick")
+    parser.add_argument("--weights", default="trained",
+                        help="the trained net of E4–E7: trained (the shipped Fashion-MNIST CNN), imagenet "
+                             "(Keras's VGG-16, needs the download), random (untrained, to test the pipeline) or "
+                             "PATH to a .weights.h5 of kv.zoo.fashion_cnn()/vgg16(). Default: trained")
+    parser.add_argument("--out", default=REPRODUCE_DEFAULT_OUT,
+                        help=f"output folder. Default: {REPRODUCE_DEFAULT_OUT}")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit with status 1 when a claim does not hold (default: 0 once the report is written)")
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    summary = explain(args)
+    print(summary["rewrite"])
+    print(f"predicted classes: {summary['predicted']}")
+    print(f"wrote {summary['png']} and {summary['npz']}")
+    return 0
+
+
+def _run_reproduce(args: argparse.Namespace) -> int:
+    from kerasviz.analysis import reproduce
+
+    return reproduce.run(args)
+
+
+class _Command(NamedTuple):
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# Every subcommand, in the order `kerasviz --help` lists them. Building the
+# parser imports nothing beyond the standard library: each `run` imports what it
+# needs, so `--help` is instant and a broken module fails loudly when its
+# command runs instead of hiding the command.
+_COMMANDS = {
+    "explain": _Command(
+        help="saliency / DeconvNet / GBP maps of images (PNG grid + .npz)",
+        description="Write saliency, DeconvNet and Guided Backprop maps of images. "
+        "Without arguments: scikit-image sample photos through VGG-16 (random "
+        "weights, the paper's init), offline.",
+        add_arguments=add_explain_arguments,
+        run=_run_explain,
+    ),
+    "reproduce": _Command(
+        help="run the paper's experiments E1–E7, check claims C1–C11, write REPORT.md + results.json + figures",
+        description="Reproduce Nie, Zhang & Patel (ICML 2018): experiments E1–E7 on random FC/CNN/VGG-16 nets "
+        "and on a trained net, the verdicts of claims C1–C11 with PAPER.md's thresholds, and the figures. "
+        "--quick (default) finishes in under 10 minutes on 2 CPU cores; --full uses the paper's sizes.",
+        add_arguments=add_reproduce_arguments,
+        run=_run_reproduce,
+    ),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the `kerasviz` command."""
+    """The argument parser of the `kerasviz` command (imports no TensorFlow)."""
     parser = argparse.ArgumentParser(
         prog="kerasviz",
         description="Backpropagation visualizations of Keras models, and whether to trust them.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    explain = commands.add_parser(
-        "explain",
-        help="saliency / DeconvNet / GBP maps of images (PNG grid + .npz)",
-        description="Write saliency, DeconvNet and Guided Backprop maps of images. "
-        "Without arguments: scikit-image sample photos through VGG-16 (random "
-        "weights, the paper's init), offline.",
-    )
-    explain.add_argument("images", nargs="*", help="image files (default: scikit-image sample photos)")
-    explain.add_argument(
-        "--model", default="vgg16",
-        help=f"a model name ({', '.join(MODEL_NAMES)}) or a .keras file. Default: vgg16",
-    )
-    explain.add_argument(
-        "--weights", default="random",
-        help="random | imagenet | trained (fashion_cnn) | PATH.weights.h5 (for named models). Default: random",
-    )
-    explain.add_argument("--rules", nargs="+", default=["saliency", "deconvnet", "guided"],
-                         help="rules or aliases. Default: saliency deconvnet guided")
-    explain.add_argument("--target", type=_parse_target, default="max",
-                         help="max | random | loss | CLASS | C1,C2,... (one per image). Default: max")
-    explain.add_argument("--size", type=int, default=None,
-                         help="image side in pixels (default: the model's input size, else 224)")
-    explain.add_argument("--normalize", default="minmax",
-                         help="minmax | abs | diverging | percentile. Default: minmax")
-    explain.add_argument("--out", default=DEFAULT_OUT, help=f"output folder. Default: {DEFAULT_OUT}")
-    explain.add_argument("--seed", type=int, default=0, help="seed for random weights and targets")
-    explain.add_argument("--unsafe", action="store_true",
-                         help="load .keras files with safe_mode=False (runs code stored in them)")
-    _add_reproduce(commands)
+    for name, command in _COMMANDS.items():
+        subparser = commands.add_parser(name, help=command.help, description=command.description)
+        command.add_arguments(subparser)
+        subparser.set_defaults(run=command.run)
     return parser
-
-
-def _add_reproduce(commands) -> None:
-    try:
-        from kerasviz.analysis import reproduce
-    except ImportError:
-        return
-    reproduce.add_arguments(commands.add_parser(
-        "reproduce", help=reproduce.HELP, description=reproduce.DESCRIPTION,
-    ))
 
 
 def _load_named_model(name: str, weights: str, seed: int):
@@ -192,17 +254,77 @@ def explain(args: argparse.Namespace) -> dict:
     return summary
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `kerasviz` command; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = build_parser().parse_args(argv)
+# TensorFlow's C++ start-up lines on a machine without a GPU: absl's banner,
+# INFO lines (oneDNN, no CUDA driver, CPU features) and the ERROR line of the
+# failed cuInit. TF_CPP_MIN_LOG_LEVEL does not reach the lines logged before
+# absl::InitializeLog (TensorFlow 2.19 and later), so the command captures them.
+_ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_ABSL_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]]*\] (.*)")
+
+
+def _is_startup_noise(line: str) -> bool:
+    """Whether a line TensorFlow printed while starting is noise (not a real error)."""
+    if line.strip() == _ABSL_BANNER:
+        return True
+    match = _ABSL_LINE.match(line)
+    if match is None:
+        return False
+    severity, message = match.groups()
+    return severity in "IW" or (severity == "E" and "failed call to cuInit" in message)
+
+
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras without their start-up log; console command only.
+
+    Sets `TF_CPP_MIN_LOG_LEVEL=2` (warnings and info off, errors on) and,
+    while TensorFlow loads and finds its devices, captures what the C++
+    side writes to stderr; every captured line that is not start-up noise
+    is written back. Does nothing when TensorFlow is imported already or
+    when the user set `TF_CPP_MIN_LOG_LEVEL`: then they see what they asked
+    for. Never called by `import kerasviz`.
+    """
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     try:
-        if args.command == "explain":
-            summary = explain(args)
-            print(summary["rewrite"])
-            print(f"predicted classes: {summary['predicted']}")
-            print(f"wrote {summary['png']} and {summary['npz']}")
-            return 0
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. an embedding host)
+        stderr_fd = None
+    if stderr_fd is None:
+        import tensorflow  # noqa: F401
+        return
+    sys.stderr.flush()
+    saved_fd = os.dup(stderr_fd)
+    failed = True
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), stderr_fd)
+        try:
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA's start-up (cuInit) happens here
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, stderr_fd)
+            os.close(saved_fd)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            # If the import failed, everything it printed may explain why.
+            sys.stderr.write("".join(line for line in lines if failed or not _is_startup_noise(line)))
+            sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `kerasviz` command; returns the exit status.
+
+    `--help` and usage errors import no TensorFlow. Before a command runs,
+    TensorFlow is imported with its C++ start-up log silenced unless
+    `TF_CPP_MIN_LOG_LEVEL` is set (see `_start_tensorflow_quietly`).
+    """
+    args = build_parser().parse_args(argv)
+    _start_tensorflow_quietly()
+    try:
         return args.run(args)
     except KerasvizError as err:
         print(f"kerasviz: error: {err}", file=sys.stderr)

@@ -41,15 +41,8 @@ import numpy as np
 
 from kerasviz.errors import FileReadError, KerasvizError
 
-__all__ = ["DESCRIPTION", "FULL", "HELP", "QUICK", "SMOKE", "Settings", "TrainedNet", "add_arguments",
-           "load_trained", "plan", "reproduce", "run"]
+__all__ = ["FULL", "QUICK", "SMOKE", "Settings", "TrainedNet", "load_trained", "plan", "reproduce", "run"]
 
-HELP = "run the paper's experiments E1–E7, check claims C1–C11, write REPORT.md + results.json + figures"
-DESCRIPTION = (
-    "Reproduce Nie, Zhang & Patel (ICML 2018): experiments E1–E7 on random FC/CNN/VGG-16 nets and on a "
-    "trained net, the verdicts of claims C1–C11 with PAPER.md's thresholds, and the figures. --quick "
-    "(default) finishes in under 10 minutes on 2 CPU cores; --full uses the paper's sizes."
-)
 DEFAULT_OUT = "kerasviz-reproduce"
 
 
@@ -469,27 +462,6 @@ def reproduce(
     return {"claims": verdicts, "records": records, "paths": paths, "seconds": time.perf_counter() - start}
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the `reproduce` options to `parser` and set its `run` default."""
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="small settings, all eleven claims, < 10 min on 2 CPU cores (default)")
-    mode.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="the paper's sizes, 3 seeds × 4 images (about 10 min on 2 cores; needs about 11 GB of memory)")
-    mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
-                      help="tiny settings that only check the pipeline (seconds); the verdicts mean little")
-    parser.set_defaults(mode="quick")
-    parser.add_argument("--weights", default="trained",
-                        help="the trained net of E4–E7: trained (the shipped Fashion-MNIST CNN), imagenet "
-                             "(Keras's VGG-16, needs the download), random (untrained, to test the pipeline) or "
-                             "PATH to a .weights.h5 of kv.zoo.fashion_cnn()/vgg16(). Default: trained")
-    parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder. Default: {DEFAULT_OUT}")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit with status 1 when a claim does not hold (default: 0 once the report is written)")
-    parser.set_defaults(run=run)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run `kerasviz reproduce` from parsed arguments; returns the exit status."""
     settings = MODES[args.mode]
@@ -504,3 +476,37 @@ def run(args: argparse.Namespace) -> int:
     if args.strict and held < len(summary["claims"]):
         return 1
     return 0
+
+
+# The command line owns its arguments now (`kerasviz.cli`); these names stay
+# for code that used them and warn.
+_MOVED_TO_CLI = {
+    "add_arguments": "kerasviz.cli.add_reproduce_arguments",
+    "HELP": "kerasviz.cli.build_parser()",
+    "DESCRIPTION": "kerasviz.cli.build_parser()",
+}
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    from kerasviz import cli  # deprecated path only: analysis does not otherwise import the command line
+
+    cli.add_reproduce_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def __getattr__(name: str):
+    if name in _MOVED_TO_CLI:
+        import warnings
+
+        from kerasviz import cli  # deprecated path only (see `_add_arguments`)
+
+        warnings.warn(
+            f"kerasviz.analysis.reproduce.{name} is deprecated and will be removed; the `kerasviz` command's "
+            f"arguments live in kerasviz.cli: use {_MOVED_TO_CLI[name]} instead.",
+            DeprecationWarning, stacklevel=2,
+        )
+        if name == "add_arguments":
+            return _add_arguments
+        command = cli._COMMANDS["reproduce"]
+        return command.help if name == "HELP" else command.description
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
