@@ -69,6 +69,7 @@ from kerasviz import zoo
 from kerasviz.analysis import adversarial
 from kerasviz.analysis import metrics
 from kerasviz.errors import InvalidInputError
+from kerasviz.randomization import cascade_steps  # kept importable from here
 from kerasviz.rules import RULES
 from kerasviz.visualizer import Visualizer
 
@@ -535,35 +536,6 @@ def e4_trained(
 # --------------------------------------------------------------------------- #
 # E5: layer-wise randomization                                                 #
 # --------------------------------------------------------------------------- #
-
-
-def cascade_steps(model: keras.Model, protocol: str = "part") -> list[tuple[int, list[int], str]]:
-    """The steps of one E5 protocol: `(k, randomized layer indices, label)`.
-
-    - `"part"` (cascading randomization, read from the top): k = n−2 down to
-      −1, so the first step randomizes only the logit layer and the last one
-      every layer; the label is the layer newly randomized at that step.
-    - `"reverse"`: k = 0..n−1 (layers 0..k random); label = layer k.
-    - `"only"`: k = 0..n−1 (only layer k random); label = layer k.
-
-    Args:
-        model: the trained model.
-        protocol: `"part"`, `"reverse"` or `"only"`. Defaults to `"part"`.
-
-    Returns:
-        The steps in the order they are plotted.
-    """
-    names = [layer.name for layer in zoo.weight_layers(model)]
-    n = len(names)
-    if protocol == "part":
-        ks = range(n - 2, -2, -1)
-        return [(k, zoo.protocol_layers(model, "part", k), names[k + 1]) for k in ks]
-    if protocol in ("reverse", "only"):
-        return [(k, zoo.protocol_layers(model, protocol, k), names[k]) for k in range(n)]
-    raise InvalidInputError(
-        f"Unknown protocol {protocol!r}. Known protocols: 'part', 'reverse', 'only'. "
-        f"Received: protocol={protocol!r}"
-    )
 
 
 def _randomized_maps(model, layers, seed, init, images, classes) -> dict[str, np.ndarray]:

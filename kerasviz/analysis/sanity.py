@@ -58,7 +58,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kerasviz import rules as rules_lib
-from kerasviz import zoo
+from kerasviz import randomization
 from kerasviz.analysis import metrics
 from kerasviz.errors import InvalidInputError, UnsupportedModelError
 from kerasviz.visualizer import Visualizer
@@ -502,13 +502,13 @@ def sanity_check(
             "Class sensitivity needs a model with at least 2 classes. "
             f"Received: model output with {num_classes} class"
         )
-    all_layers = [layer.name for layer in zoo.weight_layers(model)]
+    all_layers = [layer.name for layer in randomization.weight_layers(model)]
     if not all_layers:
         raise UnsupportedModelError(
             "Cascading randomization needs layers with a kernel (Dense, Conv...); "
             f"model {model.name!r} has none. Received: model={model.name!r}"
         )
-    order = _cascade_order(model, all_layers, layers, max_layers)
+    order = randomization.cascade_order(model, layers, max_layers)
 
     predicted = np.argmax(logits, axis=-1)
     k = min(num_random_classes, num_classes - 1)
@@ -560,41 +560,6 @@ def sanity_check(
     )
 
 
-def _cascade_order(model, all_layers: list[str], layers, max_layers: int | None) -> list[int]:
-    """Indices into `weight_layers(model)` to randomize, top layer first."""
-    if layers is None:
-        indices = list(range(len(all_layers)))
-    else:
-        if isinstance(layers, (str, int, np.integer)):
-            layers = [layers]
-        try:
-            items = list(layers)
-        except TypeError:
-            raise InvalidInputError(
-                "layers must be a sequence of weight-layer names or indices into "
-                f"kv.zoo.weight_layers(model). Received: layers={layers!r}"
-            ) from None
-        if not items:
-            raise InvalidInputError(
-                "layers is empty: give at least one weight layer to randomize, or "
-                f"None for all of {all_layers}. Received: layers={layers!r}"
-            )
-        indices = []
-        n = len(all_layers)
-        for item in items:
-            if isinstance(item, str) and item in all_layers:
-                indices.append(all_layers.index(item))
-            elif isinstance(item, (int, np.integer)) and not isinstance(item, bool) and -n <= item < n:
-                indices.append(int(item) % n)
-            else:
-                raise InvalidInputError(
-                    f"{item!r} is not a weight layer of model {model.name!r}. Weight layers "
-                    f"(by name or index 0..{n - 1}): {all_layers}. Received: layers={layers!r}"
-                )
-    order = sorted(set(indices), reverse=True)
-    return order[:max_layers] if max_layers is not None else order
-
-
 def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress):
     """The cascading-randomization curves `{rule: [CascadeStep, ...]}`, and the M6 maps.
 
@@ -602,9 +567,9 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     original images' classes, or `None` for a single image) are taken on the
     unrandomized copy, so they share its compiled function.
     """
-    copy = zoo.randomize(model, [], seed=seed, init=init)
-    randomized = zoo.randomize(model, order, seed=seed, init=init)
-    copy_layers, random_layers = zoo.weight_layers(copy), zoo.weight_layers(randomized)
+    copy = randomization.randomize(model, [], seed=seed, init=init)
+    randomized = randomization.randomize(model, order, seed=seed, init=init)
+    copy_layers, random_layers = randomization.weight_layers(copy), randomization.weight_layers(randomized)
     with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
         warnings.simplefilter("ignore")
         copy_viz = Visualizer(
