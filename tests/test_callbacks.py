@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing import event_accumulator
 import kerasviz as kv
 import kerasviz.callbacks as callbacks_lib
 from kerasviz import render
+from kerasviz.analysis import metrics
 from kerasviz.callbacks import VisualizationCallback
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnknownRuleError
 
@@ -129,6 +130,20 @@ def test_epoch_logs_beside_tensorboard_runs_with_live_logit_maps(kind, tmp_path,
         _, _, pictures = _pngs(events[f"kerasviz/{rule}"][-1])
         for image, m, picture in zip(IMAGES, fresh[rule], pictures):
             np.testing.assert_array_equal(picture, render.tile_row(image, [m]))
+
+    # The last scalars, recomputed with kv.analysis.metrics from the trained model's maps: recovery of
+    # the max-logit map, and 1 - SSIM against the other classes' maps (4 classes and 3 random classes
+    # per image: all of the other classes, whichever order the callback draws them in).
+    predicted = fresh_viz.predict(IMAGES).argmax(axis=-1)
+    classes = [[p, *(c for c in range(4) if c != p)] for p in predicted]
+    per_class = fresh_viz(IMAGES, target=classes, progress=False)
+    for rule in kv.RULES:
+        maps = per_class[rule]
+        recovery = np.mean([metrics.recovery(maps[i, 0], IMAGES[i])["r_image"] for i in range(NUM_IMAGES)])
+        ssims = [metrics.random_logit_ssim(maps[i, 0], maps[i, j]) for i in range(NUM_IMAGES) for j in (1, 2, 3)]
+        for score, expected in (("recovery", recovery), ("class_sensitivity", 1.0 - np.mean(ssims))):
+            logged = float(tf.make_ndarray(events[f"kerasviz/{rule}/{score}"][-1].tensor_proto))
+            np.testing.assert_allclose(logged, expected, rtol=1e-5, atol=1e-6, err_msg=f"{rule}/{score}")
 
     assert sorted(os.listdir(png_dir)) == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png"]
     grid = np.asarray(Image.open(os.path.join(png_dir, "epoch_0002.png")))
