@@ -16,7 +16,7 @@ kv.render.plot_maps(images, maps, path="maps.png")
 
 from kerasviz import _backend_check  # noqa: F401  (must come first)
 from kerasviz import errors, rules, targets
-from kerasviz.rewrite import RewriteReport, rewrite
+from kerasviz.rewrite import RewriteReport, layer_paths, rewrite, tap
 from kerasviz.rules import RULES
 from kerasviz.visualizer import Visualizer, visualize
 
@@ -34,9 +34,11 @@ __all__ = [
     "callbacks",
     "data",
     "errors",
+    "layer_paths",
     "render",
     "rewrite",
     "rules",
+    "tap",
     "targets",
     "visualize",
     "zoo",

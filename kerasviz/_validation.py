@@ -156,9 +156,11 @@ def one_of(value: Any, name: str, known: Iterable[Any], *, what: str | None = No
 
 
 def shape_text(shape: Sequence[int | None]) -> str:
-    """`(N, 8, 8, 3)` for a batch shape: `N` first, `?` for unknown sizes."""
+    """`(N, 8, 8, 3)` for a batch shape: `N` first; unknown sizes of an image
+    batch as `H`, `W`, `C` (`(N, H, W, 3)`), of other ranks as `?`."""
+    letters = "NHWC" if len(shape) == 4 else "N" + "?" * (len(shape) - 1)
     return "(" + ", ".join(
-        "N" if i == 0 else ("?" if d is None else str(d)) for i, d in enumerate(shape)
+        letters[i] if i == 0 or d is None else str(d) for i, d in enumerate(shape)
     ) + ")"
 
 

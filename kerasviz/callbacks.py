@@ -64,7 +64,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz import render
+from kerasviz import _validation, render
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.analysis import metrics
@@ -138,10 +138,12 @@ class VisualizationCallback(keras.callbacks.Callback):
 
     Raises:
         InvalidInputError: at construction, for images that are not a
-            non-empty, finite `(N, H, W, C)` array, bad labels, or a bad
-            `every_n_epochs`, `every_n_batches`, `normalize`,
-            `num_random_classes`, `log_dir` or `run_name`; when training
-            begins, for images that do not fit the model.
+            non-empty, finite `(N, H, W, C)` array, bad labels, `log_dir` or
+            `run_name`; when training begins, for images that do not fit
+            the model.
+        InvalidArgumentError: (an `InvalidInputError`) at construction, for
+            no rules or a bad `every_n_epochs`, `every_n_batches`,
+            `normalize`, `num_random_classes` or `seed`.
         UnknownRuleError: for an unknown rule name.
         UnknownTargetError / InvalidTargetError: for a bad target.
         UnsupportedModelError: when training begins, for a model that
@@ -184,20 +186,16 @@ class VisualizationCallback(keras.callbacks.Callback):
         seed: int = 0,
     ):
         super().__init__()
-        self.images = _check_images(images)
+        self.images = _validation.image_batch(images)
         if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
             raise InvalidInputError(
                 f"log_dir must be a folder path (str or os.PathLike). Received: log_dir={log_dir!r}"
             )
         self.log_dir = os.fspath(log_dir)
-        if isinstance(rules, str):
-            rules = (rules,)
-        self.rules: tuple[str, ...] = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
-        if not self.rules:
-            raise InvalidInputError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
-        self.every_n_epochs = _positive_int(every_n_epochs, "every_n_epochs")
+        self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
+        self.every_n_epochs = _validation.positive_int(every_n_epochs, "every_n_epochs")
         if every_n_batches is not None:
-            every_n_batches = _positive_int(every_n_batches, "every_n_batches")
+            every_n_batches = _validation.positive_int(every_n_batches, "every_n_batches")
             if every_n_epochs != 1:
                 raise InvalidInputError(
                     "Give every_n_epochs or every_n_batches, not both: with every_n_batches "
@@ -206,12 +204,7 @@ class VisualizationCallback(keras.callbacks.Callback):
                 )
         self.every_n_batches = every_n_batches
         self.png_dir = None if png_dir is None else os.fspath(png_dir)
-        if normalize not in render.NORMALIZATIONS:
-            raise InvalidInputError(
-                f"Unknown normalization. Known: {', '.join(render.NORMALIZATIONS)}. "
-                f"Received: normalize={normalize!r}"
-            )
-        self.normalize = normalize
+        self.normalize = _validation.one_of(normalize, "normalize", render.NORMALIZATIONS, what="normalization")
         self.labels = _check_labels(labels, len(self.images))
         self.target = targets_lib.resolve(target, seed=seed)
         if self.target.num_scores is not None:
@@ -227,7 +220,7 @@ class VisualizationCallback(keras.callbacks.Callback):
             )
         if isinstance(self.target, targets_lib.Loss) and self.labels is not None:
             self.target = targets_lib.Loss(self.labels)
-        self.num_random_classes = _positive_int(num_random_classes, "num_random_classes")
+        self.num_random_classes = _validation.positive_int(num_random_classes, "num_random_classes")
         self.scores = bool(scores)
         if not isinstance(run_name, str) or not run_name or os.sep in run_name:
             raise InvalidInputError(
@@ -237,12 +230,12 @@ class VisualizationCallback(keras.callbacks.Callback):
         self.run_name = run_name
         self.preprocess = preprocess
         self.output = output
-        self.seed = seed
+        self.seed = _validation.seed(seed, non_negative=True)
         #: `{tag: [(step, value), ...]}` of every scalar written.
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._viz: Visualizer | None = None
         self._viz_model: keras.Model | None = None
-        self._offsets: np.ndarray | None = None
+        self._num_other_classes = 0
         self._writer = None
         self._batches_seen = 0
         self._epoch_start_batch = 0
@@ -316,11 +309,7 @@ class VisualizationCallback(keras.callbacks.Callback):
                 f"labels must be class indices 0..{num_classes - 1} of the model. "
                 f"Received: labels={self.labels.tolist()}"
             )
-        rng = np.random.default_rng(self.seed)
-        k = min(self.num_random_classes, max(num_classes - 1, 1))
-        self._offsets = np.stack(
-            [rng.choice(np.arange(1, max(num_classes, 2)), size=k, replace=False) for _ in self.images]
-        ).astype(np.int64)
+        self._num_other_classes = min(self.num_random_classes, max(num_classes - 1, 1))
         self._viz = viz
         self._viz_model = model
 
@@ -332,9 +321,8 @@ class VisualizationCallback(keras.callbacks.Callback):
             logits = viz.predict(self.images)
             num_classes = logits.shape[-1]
             predicted = np.argmax(logits, axis=-1)
-            classes = np.concatenate(
-                [predicted[:, None], (predicted[:, None] + self._offsets) % num_classes], axis=1
-            )
+            others = targets_lib.random_other_classes(predicted, num_classes, self._num_other_classes, self.seed)
+            classes = np.concatenate([predicted[:, None], others], axis=1)
             per_class = viz(self.images, target=classes, progress=False)
         if per_class is not None and isinstance(self.target, targets_lib.MaxLogit):
             shown = {rule: maps[:, 0] for rule, maps in per_class.items()}
@@ -412,37 +400,6 @@ class _global_random_state_kept:
         random.setstate(self._python)
         np.random.set_state(self._numpy)
         return False
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_images(images) -> np.ndarray:
-    try:
-        array = np.asarray(images)
-    except Exception as err:  # noqa: BLE001 - anything not array-like
-        raise InvalidInputError(
-            f"images must be an array shaped (N, H, W, C). Received: {type(images).__name__} ({err})"
-        ) from err
-    if array.dtype.kind not in "biuf":
-        raise InvalidInputError(f"images must be numbers. Received: dtype={array.dtype}")
-    if array.ndim != 4:
-        hint = " For one image, pass images[None]." if array.ndim == 3 else ""
-        raise InvalidInputError(
-            f"images must be a batch shaped (N, H, W, C).{hint} Received: shape={array.shape}"
-        )
-    if array.shape[0] == 0:
-        raise InvalidInputError(f"images is empty. Received: shape={array.shape}")
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise InvalidInputError(
-            f"images contain {int((~np.isfinite(array)).sum())} NaN or Inf values. "
-            f"Received: shape={array.shape}"
-        )
-    return array
 
 
 def _check_labels(labels, num_images: int) -> np.ndarray | None:

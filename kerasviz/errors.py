@@ -57,3 +57,15 @@ class FileReadError(KerasvizError, ValueError):
 
 class WeightsUnavailableError(KerasvizError, RuntimeError):
     """Pretrained weights that cannot be loaded (e.g. no network)."""
+
+
+class UnknownLayerError(InvalidTargetError):
+    """A layer name or path (`"nested/inner"`) that names no layer of the model."""
+
+
+class StoreError(KerasvizError, RuntimeError):
+    """A map store that cannot be opened or written, or that another job is writing."""
+
+
+class StoreSettingsError(StoreError, ValueError):
+    """A map store written with other settings (model, rules, method, target, size, dtype, ...)."""

@@ -41,7 +41,7 @@ import keras
 from keras.src.ops import nn as keras_nn_ops
 
 from kerasviz import rules as rules_lib
-from kerasviz.errors import UnsupportedActivationError, UnsupportedModelError
+from kerasviz.errors import UnknownLayerError, UnsupportedActivationError, UnsupportedModelError
 
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
@@ -220,7 +220,9 @@ class _Rewriter:
                 f"rewriting it. Received: model={model.name!r} (not built)"
             )
         source = model.inputs[0]
-        inputs = keras.Input(batch_shape=source.shape, dtype=source.dtype, name=source.name)
+        inputs = keras.Input(
+            batch_shape=source.shape, dtype=source.dtype, name=source._keras_history.operation.name
+        )
         outputs = inputs
         last = len(model.layers) - 1
         for index, layer in enumerate(model.layers):
@@ -375,3 +377,205 @@ def _release_shared_weights(twin) -> None:
     """Give the twin back its own `add_weight` once it is built."""
     if "add_weight" in vars(twin):
         object.__delattr__(twin, "add_weight")
+
+
+# -- taps: inner outputs of a (rewritten) model ---------------------------------
+_RELU_SUFFIX = "_kerasviz_relu"
+_SOFTMAX_SUFFIX = "_removed"
+
+
+def layer_paths(model: keras.Model) -> list[str]:
+    """The paths `tap` accepts: layer names, and `"nested/inner"` inside nested models.
+
+    Input layers and the layers kerasviz adds (the `RuleReLU` split off a
+    fused ReLU, the stand-in of a removed softmax) are not listed: the layer
+    they belong to stands for them.
+
+    Args:
+        model: a Functional or Sequential model (rewritten or not).
+
+    Returns:
+        Paths in the order of `model.layers`, each nested model followed by
+        the paths inside it.
+
+    Example:
+
+    ```python
+    kv.layer_paths(wrapper)  # ['mobilenetv2_1.00_32', 'mobilenetv2_1.00_32/Conv1', ...]
+    ```
+    """
+    paths: list[str] = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, rules_lib.RuleReLU) and layer.name.endswith(_RELU_SUFFIX):
+            continue
+        if isinstance(layer, SoftmaxRemoved) and layer.name.endswith(_SOFTMAX_SUFFIX):
+            paths.append(layer.name[: -len(_SOFTMAX_SUFFIX)])
+            continue
+        paths.append(layer.name)
+        if _graph_of(layer) is not None:
+            paths += [f"{layer.name}/{inner}" for inner in layer_paths(layer)]
+    return paths
+
+
+def tap(
+    model: keras.Model,
+    layers: str | list[str] | tuple[str, ...],
+    *,
+    outputs: bool = True,
+) -> keras.Model:
+    """A model giving inner layers' outputs and the final outputs in one pass.
+
+    The new model re-runs `model`'s graph on its own `keras.Input`s, sharing
+    every layer (and so every variable and every `RuleReLU` of a rewritten
+    model), so a `tf.GradientTape` around one call of it sees the rule's
+    backward pass from the final output down to each inner output and from
+    there down to the input. Nested models on a requested path are run
+    inline, so their inner tensors are reachable.
+
+    A path is a layer name (`"conv1"`), or names joined by `"/"` into nested
+    models (`"mobilenetv2_1.00_32/block_16_project"`); a nested model's own
+    name gives its output. For a layer whose fused ReLU the rewrite split off,
+    the output is taken after that ReLU (as the user's layer gives it); for a
+    removed final softmax, it is the logits. A layer called several times
+    (shared) gives the output of its first call.
+
+    Args:
+        model: a Functional or Sequential model: usually `kv.rewrite`'s
+            result, but any such model works.
+        layers: one path or a list of paths (`layer_paths(model)` lists them).
+        outputs: also return the model's own outputs, after the inner ones.
+            Defaults to `True`.
+
+    Returns:
+        A `keras.Model` on `model`'s inputs with outputs
+        `[inner_1, ..., inner_k, *model.outputs]` (or only the inner ones).
+
+    Raises:
+        UnknownLayerError: (a `ValueError`) for a path that names no layer;
+            the message lists the paths there are.
+        UnsupportedModelError: for a subclassed model, or a layer with
+            several outputs.
+
+    Example (Grad-CAM's activations and gradients, one forward pass):
+
+    ```python
+    gbp = kv.rewrite(model, "guided")
+    tapped = kv.tap(gbp, "block5_conv3")
+    with tf.GradientTape() as tape:
+        activations, logits = tapped(x, training=False)
+        score = tf.reduce_max(logits, axis=-1)
+    grads = tape.gradient(score, activations)  # through guided ReLUs
+    ```
+    """
+    if isinstance(layers, str):
+        layers = [layers]
+    layers = list(layers)
+    graph = _graph_of(model)
+    if graph is None:
+        raise _subclassed_error(model, "tap")
+    for path in layers:
+        if not isinstance(path, str) or not path:
+            raise UnknownLayerError(
+                f"A layer is named by a non-empty string, e.g. 'conv1' or "
+                f"'nested_model/conv1'. Received: layer={path!r}"
+            )
+        _check_path(model, path)
+    inputs = [
+        keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x._keras_history.operation.name)
+        for x in graph.inputs
+    ]
+    walker = _Tap(layers)
+    with rules_lib.released_custom_gradients():  # symbolic building traces rule ReLUs
+        final = walker.run(graph, inputs, prefix="")
+        inner = []
+        for path in layers:
+            if path not in walker.tensors:
+                raise UnknownLayerError(
+                    f"Layer {path!r} is not on the way from the model's inputs to "
+                    f"its outputs, so it has no output to tap. Received: layer={path!r}"
+                )
+            tensors = keras.tree.flatten(walker.tensors[path])
+            if len(tensors) != 1:
+                raise UnsupportedModelError(
+                    f"Layer {path!r} has {len(tensors)} outputs; kerasviz taps "
+                    f"layers with one output. Tap the layers that use them. "
+                    f"Received: layer={path!r}"
+                )
+            inner += tensors
+        model_outputs = keras.tree.flatten(final) if outputs else []
+        model_inputs = inputs[0] if len(inputs) == 1 else inputs
+        return keras.Model(model_inputs, inner + model_outputs, name=f"{model.name}_tap")
+
+
+class _Tap:
+    """Runs a graph on new inputs, recording the output of every layer call."""
+
+    def __init__(self, wanted: list[str]):
+        self.wanted = wanted
+        self.tensors: dict[str, object] = {}
+
+    def run(self, graph, inputs, prefix: str):
+        for x, y in zip(graph.inputs, inputs):
+            self.tensors.setdefault(prefix + x._keras_history.operation.name, y)
+        return graph._run_through_graph(inputs, call_fn=lambda op, *a, **k: self._call(op, prefix, a, k))
+
+    def _call(self, op, prefix: str, args, kwargs):
+        path = prefix + op.name
+        nested = _graph_of(op) if isinstance(op, keras.Model) else None
+        if nested is not None and any(w.startswith(path + "/") for w in self.wanted):
+            standardize = getattr(nested, "_standardize_inputs", None)
+            flat = standardize(args[0]) if standardize else keras.tree.flatten(args[0])
+            outputs = self.run(nested, flat, prefix=path + "/")
+            outputs = outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+        else:
+            outputs = op(*args, **kwargs)
+        self.tensors.setdefault(path, outputs)
+        owner = None
+        if isinstance(op, rules_lib.RuleReLU) and op.name.endswith(_RELU_SUFFIX):
+            owner = prefix + op.name[: -len(_RELU_SUFFIX)]
+            if not (args and self.tensors.get(owner) is args[0]):
+                owner = None
+        elif isinstance(op, SoftmaxRemoved) and op.name.endswith(_SOFTMAX_SUFFIX):
+            owner = prefix + op.name[: -len(_SOFTMAX_SUFFIX)]
+        if owner is not None:
+            self.tensors[owner] = outputs
+        return outputs
+
+
+def _graph_of(model):
+    """The Functional graph of a Functional or built Sequential model, else `None`."""
+    if isinstance(model, keras.Sequential):
+        return getattr(model, "_functional", None)
+    return model if _is_functional(model) else None
+
+
+def _check_path(model, path: str) -> None:
+    paths = layer_paths(model)
+    inputs = {x._keras_history.operation.name for x in _graph_of(model).inputs}
+    if path in paths or path in inputs:
+        return
+    last = path.rsplit("/", 1)[-1]
+    near = [p for p in paths if p.rsplit("/", 1)[-1] == last]
+    if near:
+        hint = f"Layer {last!r} is inside a nested model: name it by its path, " + " or ".join(
+            repr(p) for p in near[:3]
+        ) + "."
+    else:
+        paths = sorted(paths, key=lambda p: p.count("/"))  # top-level layers first
+        shown = ", ".join(paths[:40]) + (f" ... ({len(paths) - 40} more)" if len(paths) > 40 else "")
+        hint = f"Layers: {shown}."
+    raise UnknownLayerError(
+        f"No layer {path!r} in model {model.name!r}. {hint} Received: layer={path!r}"
+    )
+
+
+def _subclassed_error(model, what: str) -> UnsupportedModelError:
+    return UnsupportedModelError(
+        f"kerasviz can {what} Functional and Sequential models, not a "
+        f"subclassed model ({type(model).__name__}): its call() is Python "
+        f"code whose layers' outputs cannot be reached. Build the same network "
+        f"with the Functional API. Received: model={getattr(model, 'name', model)!r} "
+        f"of type {type(model).__name__}"
+    )

@@ -62,6 +62,9 @@ class Target:
         """Scores `(N,)` (or `(N, K)`) to differentiate."""
         raise NotImplementedError
 
+    def check(self, shape) -> None:
+        """Raise `InvalidTargetError` if the target does not fit outputs of `shape`."""
+
     def cache_key(self) -> tuple:
         """Targets with equal keys share one compiled function."""
         return (type(self).__name__, self.layer, self.num_scores)
@@ -295,8 +298,11 @@ class Neuron(Target):
     """A channel of an inner layer: its sum over space, or one unit.
 
     Args:
-        layer: name of a top-level layer of the model. For a layer with a
-            fused ReLU, the unit is taken after the ReLU, as in the original.
+        layer: the layer's name, or its path into nested models
+            (`"mobilenetv2_1.00_224/block_16_project"`, see `kv.layer_paths`).
+            Any layer works; for a layer with a fused ReLU, the unit is taken
+            after the ReLU, as in the original. A shared layer gives its
+            first call's output.
         channel: index along the last axis.
         position: spatial index (e.g. `(row, col)`) of one unit, or `None` to
             sum the channel over all positions. Defaults to `None`.
@@ -306,24 +312,74 @@ class Neuron(Target):
     ```python
     maps = kv.visualize(vgg, images, target=kv.targets.Neuron("block5_conv3", 7))
     ```
+
+    Raises:
+        UnknownTargetError: (a `ValueError`) for a layer that is not a name, a
+            channel that is not an int or a position that is not ints.
+        InvalidTargetError: (a `ValueError`) when used, for a channel or
+            position outside the layer's output, or an unknown layer.
     """
 
     def __init__(self, layer: str, channel: int, position: Sequence[int] | None = None):
-        if not isinstance(layer, str):
+        if not isinstance(layer, str) or not layer:
             raise UnknownTargetError(
                 f"Neuron(layer, channel) names the layer by its name. Received: layer={layer!r}"
             )
+        if not _validation.is_int(channel):
+            raise UnknownTargetError(
+                f"Neuron(layer, channel): the channel is an int index along the "
+                f"layer's last axis. Received: channel={channel!r}"
+            )
+        if position is not None:
+            try:
+                position = tuple(position)
+            except TypeError:
+                position = (position,)
+            if not all(_validation.is_int(p) for p in position):
+                raise UnknownTargetError(
+                    "Neuron(layer, channel, position): the position is a tuple of "
+                    "int indices, one per spatial axis of the layer's output, e.g. "
+                    f"(row, col). Received: position={position!r}"
+                )
+            position = tuple(int(p) for p in position)
         self.layer = layer
         self.channel = int(channel)
-        self.position = None if position is None else tuple(int(p) for p in position)
+        self.position = position
 
-    def scores(self, outputs, aux):
-        channels = outputs.shape[-1]
-        if not 0 <= self.channel < channels:
+    def check(self, shape: Sequence[int | None]) -> None:
+        """Check `channel` and `position` against the layer's output shape `(N, ..., C)`.
+
+        Raises:
+            InvalidTargetError: for a channel or position outside the output.
+        """
+        shape = tuple(shape)
+        channels = shape[-1]
+        if channels is not None and not 0 <= self.channel < channels:
             raise InvalidTargetError(
                 f"Layer {self.layer!r} has {channels} channels (0..{channels - 1}). "
                 f"Received: channel={self.channel}"
             )
+        if self.position is None:
+            return
+        spatial = shape[1:-1]
+        if len(self.position) != len(spatial):
+            raise InvalidTargetError(
+                f"Layer {self.layer!r} has output shape {shape}: a position has "
+                f"{len(spatial)} index(es), one per axis between the batch and the "
+                f"channels{' (pass position=None)' if not spatial else ''}. "
+                f"Received: position={self.position}"
+            )
+        for index, size in zip(self.position, spatial):
+            if size is not None and not 0 <= index < size:
+                raise InvalidTargetError(
+                    f"Position out of range: layer {self.layer!r} has output shape "
+                    f"{shape}, so each index lies in 0..size-1 of its axis "
+                    f"({', '.join(f'0..{d - 1}' if d else '?' for d in spatial)}). "
+                    f"Received: position={self.position}"
+                )
+
+    def scores(self, outputs, aux):
+        self.check(tuple(outputs.shape))
         values = outputs[..., self.channel]
         if self.position is not None:
             return values[(slice(None), *self.position)]

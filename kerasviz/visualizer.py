@@ -30,7 +30,7 @@ from kerasviz import _validation
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import OnUnsupported, rewrite
+from kerasviz.rewrite import OnUnsupported, rewrite, tap
 
 Maps = dict[str, np.ndarray]
 
@@ -117,7 +117,7 @@ class Visualizer:
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
         self._functions: dict[tuple, Callable] = {}
-        self._submodels: dict[str, keras.Model] = {}
+        self._submodels: dict[tuple, keras.Model] = {}
 
     @property
     def report(self):
@@ -164,7 +164,7 @@ class Visualizer:
         images = _validation.image_batch(images, self.input_shape)
         target = self._target(target, labels)
         num_samples = images.shape[0]
-        aux = np.asarray(target.aux(num_samples, self._target_width(target)))
+        aux = np.asarray(target.aux(num_samples, self._target_width(target, images.shape)))
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
         function = self._function(target)
         chunks: dict[str, list[np.ndarray]] = {rule: [] for rule in self.rules}
@@ -196,23 +196,74 @@ class Visualizer:
             )
         return targets_lib.resolve(target, seed=self.seed)
 
-    def _target_width(self, target: targets_lib.Target) -> int:
+    def _target_width(self, target: targets_lib.Target, images_shape: tuple) -> int:
+        """The explained tensor's last axis; checks that the target fits that tensor."""
         if target.layer is None:
-            return self.num_classes
-        return int(self._submodel(target.layer).outputs[0].shape[-1])
+            tensor = self.model.outputs[self.output_index]
+            model = self.model
+        else:
+            model = self._tap(target.layer, with_output=False)
+            tensor = model.outputs[0]
+        shape = tuple(tensor.shape)
+        if None in shape[1:] and self.preprocess is None:
+            shape = tuple(keras.tree.flatten(model.compute_output_shape(images_shape))[
+                0 if target.layer is not None else self.output_index])
+        target.check(shape)
+        return int(shape[-1])
 
-    def _submodel(self, layer_name: str) -> keras.Model:
-        if layer_name not in self._submodels:
-            self._submodels[layer_name] = keras.Model(
-                self.model.inputs, _layer_output(self.model, layer_name)
-            )
-        return self._submodels[layer_name]
+    def layer_model(self, layer: str) -> keras.Model:
+        """A model giving `[layer's output, explained output]` in one forward pass.
+
+        It is `kv.tap` of the rewritten model (all its `RuleReLU`s, variables
+        shared with the user's model), so under `kv.rules.backward_rule(rule)`
+        a `tf.GradientTape` around one call gives each rule's gradient of a
+        score of the explained output with respect to the layer's output
+        (Grad-CAM's weights) and with respect to the input. `preprocess` is
+        not applied: call it on the images first.
+
+        Args:
+            layer: a layer name or a path into nested models
+                (`"nested/inner"`, see `kv.layer_paths`). For a layer with a
+                fused ReLU, the output is taken after the ReLU.
+
+        Returns:
+            A cached `keras.Model` with outputs `[activations, output]`.
+
+        Raises:
+            UnknownLayerError: (a `ValueError`) for a path naming no layer;
+                the message lists the paths there are.
+
+        Example:
+
+        ```python
+        tapped = viz.layer_model("block5_conv3")
+        with tf.GradientTape(persistent=True) as tape:
+            activations, logits = tapped(x, training=False)
+            score = tf.reduce_max(logits, axis=-1)
+        for rule in viz.rules:
+            with kv.rules.backward_rule(rule):
+                weights = tape.gradient(score, activations)
+        ```
+        """
+        return self._tap(layer, with_output=True)
+
+    def _tap(self, layer: str, *, with_output: bool) -> keras.Model:
+        key = (layer, with_output)
+        if key not in self._submodels:
+            tapped = tap(self.model, layer, outputs=with_output)
+            if with_output:  # keep the explained output only
+                tapped = keras.Model(
+                    tapped.inputs[0], [tapped.outputs[0], tapped.outputs[1 + self.output_index]],
+                    name=tapped.name,
+                )
+            self._submodels[key] = tapped
+        return self._submodels[key]
 
     def _outputs(self, x: tf.Tensor, layer: str | None) -> tf.Tensor:
         if self.preprocess is not None:
             x = self.preprocess(x)
         if layer is not None:
-            return self._submodel(layer)(x, training=False)
+            return self._tap(layer, with_output=False)(x, training=False)
         return _flat_outputs_of(self.model(x, training=False))[self.output_index]
 
     def _function(self, target: targets_lib.Target) -> Callable:
@@ -296,15 +347,3 @@ def _output_index(model: keras.Model, output: int | str | None) -> int:
         )
     return int(output)
 
-
-def _layer_output(model: keras.Model, name: str):
-    names = [layer.name for layer in model.layers]
-    if name not in names:
-        raise InvalidTargetError(
-            f"No top-level layer named {name!r} in the model. Layers: "
-            f"{', '.join(names[:40])}{' ...' if len(names) > 40 else ''}. "
-            f"Received: layer={name!r}"
-        )
-    output = model.get_layer(name).output
-    after = getattr(model.kerasviz_report, "activation_after", {}).get(name)
-    return model.get_layer(after).output if after else output

@@ -21,7 +21,7 @@ import kerasviz.callbacks as callbacks_lib
 from kerasviz import render
 from kerasviz.analysis import metrics
 from kerasviz.callbacks import VisualizationCallback
-from kerasviz.errors import InvalidInputError, InvalidTargetError, UnknownRuleError
+from kerasviz.errors import InvalidArgumentError, InvalidInputError, InvalidTargetError, KerasvizError, UnknownRuleError
 
 SIZE = 16
 NUM_IMAGES = 3
@@ -209,7 +209,7 @@ def test_images_that_do_not_fit_the_model_stop_fit_before_training(tmp_path):
     before = [w.copy() for w in model.get_weights()]
     callback = VisualizationCallback(np.zeros((2, 8, 8, 1)), log_dir=str(tmp_path))
     message = (
-        "VisualizationCallback(images=...) do not fit the model: Wrong image size: the model "
+        "VisualizationCallback(images=...) do not fit the model: Wrong image size in `images`: the model "
         "takes (N, 16, 16, 1). Resize the images (e.g. kv.data.load_image(path, size=...)). "
         "Received: shape=(2, 8, 8, 1)"
     )
@@ -222,8 +222,8 @@ def test_images_that_do_not_fit_the_model_stop_fit_before_training(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(every_n_epochs=0), InvalidInputError, "every_n_epochs must be a positive int. Received: every_n_epochs=0"),
-        (dict(every_n_batches=-1), InvalidInputError, "every_n_batches must be a positive int. Received: every_n_batches=-1"),
+        (dict(every_n_epochs=0), InvalidArgumentError, "`every_n_epochs` must be a positive integer. Received: every_n_epochs=0"),
+        (dict(every_n_batches=-1), InvalidArgumentError, "`every_n_batches` must be a positive integer. Received: every_n_batches=-1"),
         (
             dict(every_n_epochs=2, every_n_batches=10),
             InvalidInputError,
@@ -232,22 +232,37 @@ def test_images_that_do_not_fit_the_model_stop_fit_before_training(tmp_path):
         ),
         (
             dict(normalize="log"),
-            InvalidInputError,
-            "Unknown normalization. Known: minmax, abs, diverging, percentile. Received: normalize='log'",
+            InvalidArgumentError,
+            "Unknown normalization. Known: 'minmax', 'abs', 'diverging', 'percentile'. Received: normalize='log'",
         ),
         (
             dict(images=IMAGES[0]),
             InvalidInputError,
-            "images must be a batch shaped (N, H, W, C). For one image, pass images[None]. "
+            "`images` must have rank 4, shaped (N, H, W, C). For one image, pass images[None]. "
             "Received: shape=(16, 16, 1)",
         ),
-        (dict(images=IMAGES[:0]), InvalidInputError, "images is empty. Received: shape=(0, 16, 16, 1)"),
+        (
+            dict(images=IMAGES[:0]),
+            InvalidInputError,
+            "`images` is an empty batch: give at least one image. Received: shape=(0, 16, 16, 1)",
+        ),
         (
             dict(images=np.full((1, 4, 4, 1), np.nan)),
             InvalidInputError,
-            "images contain 16 NaN or Inf values. Received: shape=(1, 4, 4, 1)",
+            "`images` contain 16 NaN or Inf values; gradients of them are meaningless. Clean the "
+            "images first. Received: shape=(1, 4, 4, 1)",
         ),
-        (dict(rules=("gpb",)), UnknownRuleError, "Unknown rule 'gpb'."),
+        (
+            dict(rules=("gpb",)),
+            UnknownRuleError,
+            "Unknown rule 'gpb'. Known rules: 'saliency', 'deconvnet', 'guided' (aliases 'gradient', "
+            "'vanilla', 'deconv', 'gbp', 'guided_backprop'). Received: rule='gpb'",
+        ),
+        (
+            dict(rules=()),
+            InvalidArgumentError,
+            "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). Received: rules=()",
+        ),
         (
             dict(target=[[0, 1]] * NUM_IMAGES),
             InvalidTargetError,
@@ -268,9 +283,10 @@ def test_images_that_do_not_fit_the_model_stop_fit_before_training(tmp_path):
         ),
         (
             dict(num_random_classes=0),
-            InvalidInputError,
-            "num_random_classes must be a positive int. Received: num_random_classes=0",
+            InvalidArgumentError,
+            "`num_random_classes` must be a positive integer. Received: num_random_classes=0",
         ),
+        (dict(seed=-3), InvalidArgumentError, "`seed` must be a non-negative integer. Received: seed=-3"),
         (
             dict(run_name="a/b"),
             InvalidInputError,
@@ -280,11 +296,13 @@ def test_images_that_do_not_fit_the_model_stop_fit_before_training(tmp_path):
     ],
     ids=[
         "every_n_epochs", "every_n_batches", "both_frequencies", "normalize", "one_image",
-        "no_images", "nan_images", "unknown_rule", "several_classes", "labels_without_loss",
-        "labels_shape", "num_random_classes", "run_name",
+        "no_images", "nan_images", "unknown_rule", "no_rules", "several_classes", "labels_without_loss",
+        "labels_shape", "num_random_classes", "seed", "run_name",
     ],
 )
 def test_bad_arguments_raise_with_clear_messages(kwargs, error, message, tmp_path):
     kwargs = {"images": IMAGES, "log_dir": str(tmp_path), **kwargs}
-    with pytest.raises(error, match=re.escape(message)):
+    with pytest.raises(error, match=f"^{re.escape(message)}$") as info:
         VisualizationCallback(**kwargs)
+    assert isinstance(info.value, KerasvizError)
+    assert isinstance(info.value, ValueError)

@@ -279,8 +279,8 @@ def test_neuron_errors_name_the_layer_and_channel(viz, images):
     message = "Layer 'conv1' has 4 channels (0..3). Received: channel=4"
     with pytest.raises(InvalidTargetError, match=f"^{re.escape(message)}$"):
         viz(images, target=kv.targets.Neuron("conv1", 4), progress=False)
-    with pytest.raises(InvalidTargetError, match=r"^No top-level layer named 'conv9' in the model\. "
-                       r"Layers: .*conv1, .*Received: layer='conv9'$"):
+    with pytest.raises(InvalidTargetError, match=r"^No layer 'conv9' in model '\w+'\. "
+                       r"Layers: conv1, conv2, flatten\w*, logits\. Received: layer='conv9'$"):
         viz(images, target=kv.targets.Neuron("conv9", 0), progress=False)
     message = "Neuron(layer, channel) names the layer by its name. Received: layer=3"
     with pytest.raises(UnknownTargetError, match=f"^{re.escape(message)}$"):

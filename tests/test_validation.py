@@ -77,7 +77,9 @@ def test_one_of():
 
 
 def test_shape_text():
-    assert v.shape_text((None, 8, None, 3)) == "(N, 8, ?, 3)"
+    assert v.shape_text((None, 8, None, 3)) == "(N, 8, W, 3)"
+    assert v.shape_text((None, None, 5)) == "(N, ?, 5)"
+    assert v.shape_text((None, None, None, None)) == "(N, H, W, C)"
 
 
 def test_image_batch_returns_float32_without_copy():
@@ -124,7 +126,7 @@ def test_image_batch_not_array_like():
         def __array__(self, *args, **kwargs):
             raise RuntimeError("no")
 
-    with _raises(InvalidInputError, "`x` must be an array shaped (N, ?, ?, ?). Received: Bad (no)"):
+    with _raises(InvalidInputError, "`x` must be an array shaped (N, H, W, C). Received: Bad (no)"):
         v.image_batch(Bad(), name="x")
 
 
