@@ -32,6 +32,8 @@ __all__ = [
     "IMAGENET_MEAN",
     "SAMPLE_IMAGES",
     "fashion_mnist",
+    "fashion_mnist_rgb32",
+    "to_rgb32",
     "imagenet_mean",
     "load_image",
     "sample_images",
@@ -433,3 +435,57 @@ def fashion_mnist(
     return _finish(
         {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     )
+
+
+def to_rgb32(images: np.ndarray) -> np.ndarray:
+    """Zero-pad 28×28 grayscale images to 32×32 and replicate them to RGB.
+
+    The input convention of `kv.zoo.fashion_vgg`, which takes the same
+    3-channel inputs as colour nets.
+
+    Args:
+        images: array `(N, 28, 28, 1)` (or `(N, 28, 28)`), e.g. from
+            `fashion_mnist`.
+
+    Returns:
+        float32 array `(N, 32, 32, 3)`, values unchanged, 2-pixel black border.
+
+    Raises:
+        InvalidInputError: for any other shape.
+
+    Example:
+
+    ```python
+    (_, _), (x_test, _) = kv.data.fashion_mnist()
+    kv.data.to_rgb32(x_test[:4]).shape  # (4, 32, 32, 3)
+    ```
+    """
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[..., None]
+    if array.ndim != 4 or array.shape[1:] != (28, 28, 1):
+        raise InvalidInputError(
+            "to_rgb32 takes 28x28 grayscale images shaped (N, 28, 28, 1) or (N, 28, 28). "
+            f"Received: images of shape {np.shape(images)}"
+        )
+    padded = np.pad(array, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    return np.repeat(padded, 3, axis=-1)
+
+
+def fashion_mnist_rgb32(
+    path: str | os.PathLike | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """`fashion_mnist` with images as `kv.zoo.fashion_vgg` takes them.
+
+    Same sources and labels as `fashion_mnist`; images go through `to_rgb32`:
+    float32 `(N, 32, 32, 3)` in [0, 1].
+
+    Example:
+
+    ```python
+    (x_train, y_train), (x_test, y_test) = kv.data.fashion_mnist_rgb32()
+    x_test.shape  # (10000, 32, 32, 3)
+    ```
+    """
+    (x_train, y_train), (x_test, y_test) = fashion_mnist(path)
+    return (to_rgb32(x_train), y_train), (to_rgb32(x_test), y_test)
