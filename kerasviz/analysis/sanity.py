@@ -57,7 +57,9 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from kerasviz import _validation
 from kerasviz import rules as rules_lib
+from kerasviz import targets as targets_lib
 from kerasviz import randomization
 from kerasviz.analysis import metrics
 from kerasviz.errors import InvalidInputError, UnsupportedModelError
@@ -453,8 +455,10 @@ def sanity_check(
         `.plot(path)` for a figure.
 
     Raises:
-        InvalidInputError: for images that do not fit the model, bad
-            `num_random_classes`, `max_layers`, `init`, `seed` or `layers`.
+        InvalidInputError: for images that do not fit the model, or bad
+            `layers`.
+        InvalidArgumentError: (an `InvalidInputError`) for no rules, or a bad
+            `num_random_classes`, `max_layers`, `init` or `seed`.
         UnsupportedModelError: for a model that `kv.Visualizer` cannot
             explain, that does not take images, has fewer than 2 classes or
             no weight layer.
@@ -474,19 +478,11 @@ def sanity_check(
         Maps of 2 or 3 images give noisy scores; the SSIM of maps smaller
         than 7×7 pixels is not meaningful.
     """
-    if isinstance(rules, str):
-        rules = (rules,)
-    rule_names = tuple(dict.fromkeys(rules_lib.canonical_name(r) for r in rules))
-    if not rule_names:
-        raise InvalidInputError(f"Give at least one rule, e.g. {rules_lib.RULES}. Received: rules=()")
-    num_random_classes = _positive_int(num_random_classes, "num_random_classes")
-    if max_layers is not None:
-        max_layers = _positive_int(max_layers, "max_layers")
-    if init not in ("keras", "paper"):
-        raise InvalidInputError(f"init must be 'keras' or 'paper'. Received: init={init!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative int. Received: seed={seed!r}")
-    seed = int(seed)
+    rule_names = rules_lib.canonical_names(rules)
+    num_random_classes = _validation.positive_int(num_random_classes, "num_random_classes")
+    max_layers = _validation.positive_int(max_layers, "max_layers", allow_none=True)
+    init = _validation.one_of(init, "init", ("keras", "paper"))
+    seed = _validation.seed(seed, non_negative=True)
 
     viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
     if len(viz.input_shape) != 4:
@@ -512,9 +508,8 @@ def sanity_check(
 
     predicted = np.argmax(logits, axis=-1)
     k = min(num_random_classes, num_classes - 1)
-    rng = np.random.default_rng(seed)
-    offsets = np.stack([rng.choice(np.arange(1, num_classes), size=k, replace=False) for _ in images])
-    classes = np.concatenate([predicted[:, None], (predicted[:, None] + offsets) % num_classes], axis=1)
+    others = targets_lib.random_other_classes(predicted, num_classes, k, seed)
+    classes = np.concatenate([predicted[:, None], others], axis=1)
     per_class = viz(images, target=classes, progress=False)
     original = {rule: maps[:, 0] for rule, maps in per_class.items()}
 
@@ -599,9 +594,3 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
         done.append(all_layers[index])
         measure(all_layers[index])
     return curves, shifted
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive int. Received: {name}={value!r}")
-    return int(value)

@@ -19,7 +19,13 @@ from kerasviz import zoo
 from kerasviz.analysis import metrics, sanity
 from kerasviz.analysis.sanity import VERDICTS, SanityReport, sanity_check, verdict
 from kerasviz.data import fashion_mnist
-from kerasviz.errors import InvalidInputError, UnknownRuleError, UnsupportedModelError
+from kerasviz.errors import (
+    InvalidArgumentError,
+    InvalidInputError,
+    KerasvizError,
+    UnknownRuleError,
+    UnsupportedModelError,
+)
 
 
 def _tiny_cnn(seed: int) -> keras.Model:
@@ -216,12 +222,17 @@ def _one_class() -> keras.Model:
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(num_random_classes=0), InvalidInputError, "num_random_classes must be a positive int. Received: num_random_classes=0"),
-        (dict(max_layers=0), InvalidInputError, "max_layers must be a positive int. Received: max_layers=0"),
-        (dict(init="glorot"), InvalidInputError, "init must be 'keras' or 'paper'. Received: init='glorot'"),
-        (dict(seed=-1), InvalidInputError, "seed must be a non-negative int. Received: seed=-1"),
-        (dict(rules=()), InvalidInputError, "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). Received: rules=()"),
-        (dict(rules=("gpb",)), UnknownRuleError, "Unknown rule 'gpb'."),
+        (dict(num_random_classes=0), InvalidArgumentError, "`num_random_classes` must be a positive integer. Received: num_random_classes=0"),
+        (dict(max_layers=0), InvalidArgumentError, "`max_layers` must be a positive integer or None. Received: max_layers=0"),
+        (dict(init="glorot"), InvalidArgumentError, "Unknown init. Known: 'keras', 'paper'. Received: init='glorot'"),
+        (dict(seed=-1), InvalidArgumentError, "`seed` must be a non-negative integer. Received: seed=-1"),
+        (dict(rules=()), InvalidArgumentError, "Give at least one rule, e.g. ('saliency', 'deconvnet', 'guided'). Received: rules=()"),
+        (
+            dict(rules=("gpb",)),
+            UnknownRuleError,
+            "Unknown rule 'gpb'. Known rules: 'saliency', 'deconvnet', 'guided' (aliases 'gradient', "
+            "'vanilla', 'deconv', 'gbp', 'guided_backprop'). Received: rule='gpb'",
+        ),
         (
             dict(layers=["nope"]),
             InvalidInputError,
@@ -237,7 +248,7 @@ def _one_class() -> keras.Model:
         (
             dict(images=np.zeros((2, 8, 8, 1), "float32")),
             InvalidInputError,
-            "Wrong image size: the model takes (N, 16, 16, 1). Resize the images "
+            "Wrong image size in `images`: the model takes (N, 16, 16, 1). Resize the images "
             "(e.g. kv.data.load_image(path, size=...)). Received: shape=(2, 8, 8, 1)",
         ),
         (
@@ -262,8 +273,10 @@ def test_bad_input_raises_with_clear_messages(tiny, kwargs, error, message):
     kwargs = {"model": model, "images": images[:2], "progress": False, **kwargs}
     if callable(kwargs["model"]) and not isinstance(kwargs["model"], keras.Model):
         kwargs["model"] = kwargs["model"]()
-    with pytest.raises(error, match=re.escape(message)):
+    with pytest.raises(error, match=f"^{re.escape(message)}$") as info:
         sanity_check(**kwargs)
+    assert isinstance(info.value, KerasvizError)
+    assert isinstance(info.value, ValueError if error is not UnsupportedModelError else TypeError)
 
 
 def test_public_names():
