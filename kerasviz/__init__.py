@@ -16,6 +16,7 @@ kv.render.plot_maps(images, maps, path="maps.png")
 
 from kerasviz import _backend_check  # noqa: F401  (must come first)
 from kerasviz import errors, rules, targets
+from kerasviz import layers  # noqa: F401  (registers the serializable layers for load_model)
 from kerasviz.rewrite import RewriteReport, layer_paths, rewrite, tap
 from kerasviz.rules import RULES
 from kerasviz.visualizer import Visualizer, visualize
@@ -24,7 +25,7 @@ __version__ = "0.1.0"
 
 # Imported on first use (`kv.zoo`, `kv.analysis`, ...): they pull in
 # matplotlib, scikit-image and TensorBoard, which the core does not need.
-_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "render", "zoo")
+_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "randomization", "render", "zoo")
 
 __all__ = [
     "RULES",
@@ -34,7 +35,9 @@ __all__ = [
     "callbacks",
     "data",
     "errors",
+    "layers",
     "layer_paths",
+    "randomization",
     "render",
     "rewrite",
     "rules",

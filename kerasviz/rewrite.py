@@ -42,6 +42,7 @@ from keras.src.ops import nn as keras_nn_ops
 
 from kerasviz import rules as rules_lib
 from kerasviz.errors import UnknownLayerError, UnsupportedActivationError, UnsupportedModelError
+from kerasviz.layers import SoftmaxRemoved  # re-exported: kerasviz.rewrite.SoftmaxRemoved
 
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
@@ -99,22 +100,6 @@ class RewriteReport:
         if self.unsupported:
             lines.append(f"  left as they are (ordinary gradient): {', '.join(self.unsupported)}")
         return "\n".join(lines)
-
-
-@keras.saving.register_keras_serializable(package="kerasviz")
-class SoftmaxRemoved(keras.layers.Layer):
-    """Stands where a final softmax was: passes the logits through.
-
-    It accepts (and ignores) the `mask=` argument a `Softmax` layer takes, so
-    it fits in that layer's place in any functional graph.
-    """
-
-    def call(self, inputs, mask=None):
-        del mask
-        return inputs
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 def rewrite(
