@@ -69,6 +69,10 @@ class Visualizer:
             activations (see `kv.rewrite`). Defaults to `"warn"`.
         batch_size: images per forward pass. Defaults to `32`.
         seed: seed of the `"random"` target. Defaults to `0`.
+        jit_compile: compile the map function with XLA (`tf.function`'s
+            `jit_compile`). Often faster on a GPU, slower to trace; off by
+            default because not every op has an XLA kernel. Defaults to
+            `False`.
 
     Raises:
         UnknownRuleError: for an unknown rule name.
@@ -97,6 +101,7 @@ class Visualizer:
         on_unsupported: OnUnsupported = "warn",
         batch_size: int = 32,
         seed: int = 0,
+        jit_compile: bool = False,
     ):
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         if not isinstance(model, keras.Model):
@@ -116,6 +121,7 @@ class Visualizer:
         self.preprocess = preprocess
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
+        self.jit_compile = bool(jit_compile)
         self._functions: dict[tuple, Callable] = {}
         self._submodels: dict[tuple, keras.Model] = {}
 
@@ -143,6 +149,10 @@ class Visualizer:
         Args:
             images: array `(N, *input_shape)`, as the model takes them (or as
                 `preprocess` takes them). Integer arrays are cast to float32.
+                Or a finite `tf.data.Dataset` of images, batched or not, or
+                of `(image, ...)` tuples (the first element is taken): it is
+                read batch by batch (for datasets larger than memory, write
+                the maps to disk with `kv.explain_dataset`).
             target: what to differentiate: `"max"`, an int, one int per
                 sample, `(N, K)` ints, `"random"`, `"loss"`, a callable or a
                 `kv.targets.Target`. Defaults to `"max"`.
@@ -161,6 +171,8 @@ class Visualizer:
                 count, an empty batch, NaN or Inf.
             InvalidTargetError / UnknownTargetError: for a bad target.
         """
+        if isinstance(images, tf.data.Dataset):
+            images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
         images = _validation.image_batch(images, self.input_shape)
         target = self._target(target, labels)
         num_samples = images.shape[0]
@@ -279,7 +291,7 @@ class Visualizer:
         # autograph=False: no tensor-dependent Python control flow here, and
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
-        @tf.function(reduce_retracing=True, autograph=False)
+        @tf.function(reduce_retracing=True, autograph=False, jit_compile=self.jit_compile)
         def compute(x, aux):
             with tf.GradientTape(persistent=len(rules) > 1) as tape:
                 tape.watch(x)
@@ -347,3 +359,41 @@ def _output_index(model: keras.Model, output: int | str | None) -> int:
         )
     return int(output)
 
+
+def _dataset_images(dataset: tf.data.Dataset, input_shape: tuple, batch_size: int) -> np.ndarray:
+    """The images of a finite `tf.data.Dataset`, read batch by batch into one array.
+
+    Elements are images, `(image, ...)` tuples or dicts with an `"image"`
+    key; batched or not. The maps of the whole dataset are returned in
+    memory anyway (one array per rule, each the size of the images), so
+    holding the images costs at most one more such array.
+    """
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise InvalidInputError(
+            "The dataset is infinite (e.g. it ends with .repeat()); take a finite part "
+            "with dataset.take(n). Received: images=<infinite tf.data.Dataset>"
+        )
+
+    def first(element):
+        if isinstance(element, dict):
+            return element.get("image", next(iter(element.values())))
+        return element[0] if isinstance(element, (tuple, list)) else element
+
+    spec = first(dataset.element_spec)
+    shape = getattr(spec, "shape", None)
+    if shape is not None and shape.rank == len(input_shape) - 1 and shape.is_fully_defined():
+        dataset = dataset.batch(batch_size)  # else element by element: sizes may differ
+    parts = []
+    for element in dataset:
+        part = np.asarray(first(element))
+        parts.append(part[None] if part.ndim == len(input_shape) - 1 else part)
+    if not parts:
+        raise InvalidInputError(f"The dataset is empty. Received: images={dataset!r}")
+    try:
+        return np.concatenate(parts)
+    except ValueError as err:
+        raise InvalidInputError(
+            "The dataset's images differ in shape; resize them in the dataset to the "
+            f"model's input size {tuple(input_shape[1:])} (e.g. with tf.image.resize). "
+            f"Received: shapes {sorted({p.shape[1:] for p in parts})}"
+        ) from err
