@@ -64,13 +64,15 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz import data as data_lib
 from kerasviz import zoo
 from kerasviz.analysis import adversarial
 from kerasviz.analysis import metrics
-from kerasviz.errors import InvalidInputError
+from kerasviz.errors import InvalidArgumentError, InvalidInputError
 from kerasviz.randomization import cascade_steps  # kept importable from here
 from kerasviz.rules import RULES
+from kerasviz.targets import random_other_classes
 from kerasviz.visualizer import Visualizer
 
 __all__ = [
@@ -220,11 +222,11 @@ def _random_net_inputs(images, names, seeds, what: str):
 
 
 def _check_seeds(seeds) -> tuple[int, ...]:
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+    if _validation.is_int(seeds):
         return (int(seeds),)
-    out = tuple(int(s) for s in seeds)
+    out = tuple(_validation.seed(s, "seeds") for s in seeds)
     if not out:
-        raise InvalidInputError("Give at least one seed. Received: seeds=()")
+        raise InvalidArgumentError(f"Give at least one seed, e.g. seeds=(0,). Received: seeds={seeds!r}")
     return out
 
 
@@ -670,11 +672,8 @@ def e6_class_pairs(
         )
     k = classes_for_pairs(num_classes, int(pairs))
     predicted = viz.predict(images).argmax(axis=-1)
-    rng = np.random.default_rng(seed)
-    classes = np.stack([
-        np.concatenate([[p], rng.choice(np.delete(np.arange(num_classes), p), k - 1, replace=False)])
-        for p in predicted
-    ]).astype(np.int64)
+    others = random_other_classes(predicted, num_classes, k - 1, seed)
+    classes = np.concatenate([predicted[:, None], others], axis=1).astype(np.int64)
     per_class = [viz(images, target=classes[:, j], progress=False) for j in range(k)]
     out: list[Record] = []
     for i, name in enumerate(names):

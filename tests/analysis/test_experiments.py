@@ -1,11 +1,14 @@
 """Tests for kerasviz.analysis.experiments: each experiment, in a tiny setting, shows its claim's direction."""
 
+import re
+
 import numpy as np
 import pytest
 
 from kerasviz import data, zoo
 from kerasviz.analysis import experiments as ex
 from kerasviz.analysis import metrics
+from kerasviz.errors import InvalidArgumentError, KerasvizError
 
 PHOTOS = ("chelsea", "coffee")
 KEYS = {"experiment", "setting", "param", "seed", "image", "rule", "metric", "value"}
@@ -165,3 +168,16 @@ def test_example_maps_give_one_row_per_network(fashion_net, fashion_images):
 def test_names_must_match_the_images(photos32):
     with pytest.raises(ValueError, match="Received: names="):
         ex.e2_random_cnn(photos32, filters=(1,), names=("one",))
+
+
+@pytest.mark.parametrize(
+    "seeds, message",
+    [
+        ((), "Give at least one seed, e.g. seeds=(0,). Received: seeds=()"),
+        ((0, 1.5), "`seeds` must be an integer. Received: seeds=1.5"),
+    ],
+)
+def test_bad_seeds_raise(seeds, message):
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+        ex.e2_random_cnn(np.zeros((1, 8, 8, 3), np.float32), filters=(4,), seeds=seeds)
+    assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
