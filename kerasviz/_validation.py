@@ -43,6 +43,7 @@ __all__ = [
     "pair_problem",
     "map_array",
     "map_pair",
+    "int_pair",
 ]
 
 # Ranks accepted where any array will do (NumPy's limit is 32 axes).
@@ -355,3 +356,23 @@ def map_pair(
     if (problem := pair_problem(a, b, names)) is not None:
         raise InvalidInputError(_prefixed(where, problem))
     return a, b
+
+
+def int_pair(value: Any) -> tuple[int, int] | None:
+    """`(int, int)` from an int or a pair of ints (a kernel size, a stride); `None` if it is neither.
+
+    It describes rather than raises, like `array_problem`: the caller words
+    the error (e.g. "`kernel_size` must be a positive int or a pair of
+    positive ints"). Bools are not ints here.
+
+    Example:
+
+    ```python
+    int_pair(7), int_pair((3, 5)), int_pair("7")  # (7, 7), (3, 5), None
+    ```
+    """
+    if is_int(value):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value):
+        return int(value[0]), int(value[1])
+    return None

@@ -1,4 +1,4 @@
-"""Normalizations of maps and the paper-style figures.
+"""Drawing backprop maps: display normalizations (float32) and the paper-style grid of maps.
 
 Maps from `kv.visualize` are raw gradients. Rendering is a separate, named
 step:
@@ -8,7 +8,11 @@ step:
 | `normalize_minmax` | the paper's display: min–max over all pixels and channels jointly, as RGB |
 | `normalize_abs` | Σ_c abs, scaled by its 99th percentile, clipped: a gray-level importance |
 | `normalize_diverging` | Σ_c signed, scaled by the 99th percentile of its magnitude, in [-1, 1] |
-| `normalize_percentile` | per-channel percentiles (`lo`, `hi`) clipped to [0, 1] |
+| `normalize_percentile` | joint percentiles (`lo`, `hi`) of pixels and channels, clipped to [0, 1] |
+
+These are `kerasviz.normalize`'s functions as float32 (the same ones the
+metrics use). Figures are drawn on their own `matplotlib.figure.Figure`:
+nothing here touches pyplot, the backend or the figures of a notebook.
 
 Example:
 
@@ -25,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from kerasviz.analysis import metrics
+from kerasviz import normalize as normalize_lib
 
 
 def normalize_minmax(m: np.ndarray) -> np.ndarray:
@@ -43,17 +47,17 @@ def normalize_minmax(m: np.ndarray) -> np.ndarray:
     rgb = kv.render.normalize_minmax(maps["guided"][0])
     ```
     """
-    return metrics.minmax(m).astype(np.float32)
+    return normalize_lib.minmax(m).astype(np.float32)
 
 
 def normalize_abs(m: np.ndarray) -> np.ndarray:
     """Σ_c |m| scaled by its 99th percentile and clipped to [0, 1]: `(H, W)`."""
-    return metrics.abs_normalized(m).astype(np.float32)
+    return normalize_lib.abs_normalized(m).astype(np.float32)
 
 
 def normalize_diverging(m: np.ndarray) -> np.ndarray:
     """Σ_c m scaled by the 99th percentile of its magnitude, in [-1, 1]: `(H, W)`."""
-    return metrics.signed_normalized(m).astype(np.float32)
+    return normalize_lib.signed_normalized(m).astype(np.float32)
 
 
 def normalize_percentile(m: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
@@ -64,13 +68,7 @@ def normalize_percentile(m: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np
         lo: lower percentile. Defaults to `1.0`.
         hi: upper percentile. Defaults to `99.0`.
     """
-    if not 0 <= lo < hi <= 100:
-        raise ValueError(f"Percentiles need 0 <= lo < hi <= 100. Received: lo={lo}, hi={hi}")
-    m = np.asarray(m, np.float64)
-    low, high = np.percentile(m, [lo, hi])
-    if high <= low:
-        return np.zeros(m.shape, np.float32)
-    return np.clip((m - low) / (high - low), 0.0, 1.0).astype(np.float32)
+    return normalize_lib.percentile(m, lo, hi).astype(np.float32)
 
 
 NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -156,10 +154,7 @@ def plot_maps(
     fig = kv.render.plot_maps(images, kv.visualize(model, images), path="grid.png")
     ```
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
@@ -175,7 +170,8 @@ def plot_maps(
     rules = list(maps)
     titles = list(titles) if titles is not None else ["image", *rules]
     rows, cols = images.shape[0], len(rules) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(panel_size * cols, panel_size * rows), squeeze=False)
+    fig = Figure(figsize=(panel_size * cols, panel_size * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for row in range(rows):
         axes[row, 0].imshow(display_image(images[row]), **({"cmap": "gray"} if images.shape[-1] == 1 else {}))
         for col, rule in enumerate(rules, start=1):

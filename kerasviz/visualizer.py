@@ -18,7 +18,6 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 
 import keras
@@ -33,21 +32,6 @@ from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedMo
 from kerasviz.rewrite import OnUnsupported, rewrite, tap
 
 Maps = dict[str, np.ndarray]
-
-
-class _VisualizerRetracingFilter(logging.Filter):
-    """Drop TensorFlow's "frequent retracing" warning about our own functions.
-
-    Each Visualizer (and each kind of target) compiles its own function by
-    design; TensorFlow counts them together because they share one code
-    object and warns about "retracing" that is not happening.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Visualizer._compile.<locals>.compute" not in record.getMessage()
-
-
-tf.get_logger().addFilter(_VisualizerRetracingFilter())
 
 
 class Visualizer:
@@ -291,7 +275,6 @@ class Visualizer:
         # autograph=False: no tensor-dependent Python control flow here, and
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
-        @tf.function(reduce_retracing=True, autograph=False, jit_compile=self.jit_compile)
         def compute(x, aux):
             with tf.GradientTape(persistent=len(rules) > 1) as tape:
                 tape.watch(x)
@@ -305,7 +288,12 @@ class Visualizer:
                         maps[rule] = tape.gradient(scores, x)
             return maps
 
-        return compute
+        # Each Visualizer (and each kind of target) compiles its own function by
+        # design. TensorFlow counts traces per code object, so functions sharing
+        # this one would add up to a false "frequent retracing" warning: give
+        # each its own copy of the code (no logging filter, no global state).
+        compute.__code__ = compute.__code__.replace()
+        return tf.function(compute, reduce_retracing=True, autograph=False, jit_compile=self.jit_compile)
 
 
 def visualize(

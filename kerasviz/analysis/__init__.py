@@ -1,5 +1,21 @@
 """Measuring backprop maps: metrics, the paper's experiments and claims, reports, sanity checks.
 
+| module | owns |
+|---|---|
+| `metrics` | the metrics M1–M7 (and Sixt et al.'s, Kindermans et al.'s) |
+| `theory` | x̃ and the √(S/(1+S)) curves |
+| `sanity` | `sanity_check` of a user's own model |
+| `adversarial` | FGSM and the smallest flipping ε |
+| `experiments` | the paper's setups E1–E7, as tidy records |
+| `records` | the record format: build, select, mean ± sd |
+| `claims` | the verdicts of C1–C11 on records |
+| `figures` | the report's figures |
+| `report` | results.json and REPORT.md |
+| `reproduce` | `kerasviz reproduce`: all of the above in one run |
+
+Submodules are imported on first use (`kv.analysis.metrics`), so importing
+one of them, or `kerasviz.callbacks`, does not load the experiments.
+
 Example:
 
 ```python
@@ -10,16 +26,31 @@ r = kv.analysis.metrics.recovery(maps["guided"][0], image)["r_image"]
 ```
 """
 
-from kerasviz.analysis import adversarial, claims, experiments, metrics, report, reproduce, sanity
-from kerasviz.analysis.sanity import sanity_check
+import importlib
 
-__all__ = [
+_SUBMODULES = (
     "adversarial",
     "claims",
     "experiments",
+    "figures",
     "metrics",
+    "records",
     "report",
     "reproduce",
     "sanity",
-    "sanity_check",
-]
+    "theory",
+)
+
+__all__ = [*_SUBMODULES, "sanity_check"]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kerasviz.analysis.{name}")
+    if name == "sanity_check":
+        return importlib.import_module("kerasviz.analysis.sanity").sanity_check
+    raise AttributeError(f"module 'kerasviz.analysis' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

@@ -43,7 +43,10 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.analysis import metrics
+from kerasviz.analysis import theory
+from kerasviz.analysis.records import select as _select
+from kerasviz.analysis.records import stats as _record_stats
+from kerasviz.names import CLAIM_IDS, RULE_SHORT
 
 __all__ = ["CLAIMS", "THRESHOLDS", "evaluate", "evaluate_claim"]
 
@@ -88,36 +91,16 @@ CLAIMS: dict[str, tuple[str, str]] = {
     "C11": ("GBP maps are image-specific", "E2, N=64"),
 }
 
-_RULE_SHORT = {"saliency": "Sal", "deconvnet": "Deconv", "guided": "GBP", "images": "images"}
-
 
 # --------------------------------------------------------------------------- #
 # Selecting and summarizing records                                            #
 # --------------------------------------------------------------------------- #
 
 
-def _matches(record: Record, filters: Mapping[str, Any]) -> bool:
-    for key, wanted in filters.items():
-        value = record.get(key)
-        if callable(wanted):
-            if not wanted(value):
-                return False
-        elif value != wanted:
-            return False
-    return True
-
-
-def _select(records: Sequence[Record], **filters) -> list[Record]:
-    return [r for r in records if _matches(r, filters)]
-
-
 def _stats(records: Sequence[Record], **filters) -> tuple[float | None, float | None, int]:
-    values = [float(r["value"]) for r in _select(records, **filters)]
-    values = [v for v in values if math.isfinite(v)]
-    if not values:
-        return None, None, 0
-    arr = np.asarray(values)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, int(arr.size)
+    """`records.stats`, with `None` for a mean that was not measured (a check's "not measured")."""
+    mean, sd, n = _record_stats(records, **filters)
+    return (None, None, 0) if n == 0 else (mean, sd, n)
 
 
 def _check(name: str, value: float | None, op: str, threshold: float | None, *,
@@ -256,12 +239,12 @@ def _c4(records):
     means = [_stats(chosen, param=p)[0] for p in params]
     checks = [_increasing_check("smallest increase of r(GBP, x) from one N to the next", params, means)]
     for p, mean in zip(params, means):
-        theory = metrics.theoretical_recovery(p, 3)
+        expected = theory.theoretical_recovery(p, 3)
         _, sd, count = _stats(chosen, param=p)
-        check = _check(f"r(GBP, x) − theory, N={p}", None if mean is None else mean - theory,
+        check = _check(f"r(GBP, x) − theory, N={p}", None if mean is None else mean - expected,
                        "abs<=", tol, sd=sd, n=count)
         check["mean"] = mean
-        check["theory"] = theory
+        check["theory"] = expected
         checks.append(check)
     return _claim("C4", f"E2: random 3-layer CNN, N ∈ {params}, {_describe(chosen)}",
                   "mean r(GBP, x) per N vs √(S/(1+S)), S = N/(3π²)",
@@ -284,12 +267,13 @@ def _c5(records):
     for p, mean in zip(params, means):
         dims = {r.get("input_dim") for r in _select(fc, param=p)}
         d = int(next(iter(dims))) if len(dims) == 1 and None not in dims else None
-        theory = None if d is None else metrics.theoretical_recovery_fc(p, d)
+        expected = None if d is None else theory.theoretical_recovery_fc(p, d)
         _, sd, count = _stats(fc, param=p)
         check = _check(f"r_FC − theory, N_h={p}",
-                       None if mean is None or theory is None else mean - theory, "abs<=", tol, sd=sd, n=count)
+                       None if mean is None or expected is None else mean - expected, "abs<=", tol, sd=sd,
+                       n=count)
         check["mean"] = mean
-        check["theory"] = theory
+        check["theory"] = expected
         checks.append(check)
     dims = sorted({r.get("input_dim") for r in fc if r.get("input_dim")})
     return _claim("C5", f"E1: random FC, N_h ∈ {params}, d = {dims} vs random CNN N="
@@ -328,7 +312,7 @@ def _c7(records):
                           dict(rule="guided", **base), dict(rule="saliency", **base))]
     for rule in ("guided", "saliency"):
         mean, sd, n = _stats(records, rule=rule, **base)
-        checks[0].setdefault("parts", {})[f"r({_RULE_SHORT[rule]}, x)"] = {"mean": mean, "sd": sd, "n": n}
+        checks[0].setdefault("parts", {})[f"r({RULE_SHORT[rule]}, x)"] = {"mean": mean, "sd": sd, "n": n}
     return _claim("C7", f"E4: random VGG-16 (paper init), {_describe(records, **base)}",
                   "mean Pearson r over seeds × images", f"r(GBP, x) > r(Sal, x) + {gap}", checks)
 
@@ -346,7 +330,7 @@ def _c8(records):
             mean, _, _ = _stats(held, rule=rule, step=step)
             if mean is not None and (worst is None or mean < worst):
                 worst, worst_label = mean, label
-        check = _check(f"min SSIM({_RULE_SHORT[rule]}) while block 1 is trained", worst, ">=", th["c8_high"],
+        check = _check(f"min SSIM({RULE_SHORT[rule]}) while block 1 is trained", worst, ">=", th["c8_high"],
                        n=len(held_steps))
         if worst_label:
             check["note"] = f"lowest at the step randomizing down to {worst_label}"
@@ -434,7 +418,7 @@ def _c11(records):
     note = ""
     if len(by_n) > 1:
         note = ("M6(GBP) by N (measured / 0.5/(1+S), S = N/(3π²)): "
-                + ", ".join(f"N={p}: {v:.3f} / {0.5 / (1 + p / (3 * math.pi ** 2)):.3f}"
+                + ", ".join(f"N={p}: {v:.3f} / {0.5 / (1 + theory.signal_to_noise(p, 3)):.3f}"
                             for p, v in by_n if v is not None)
                 + ". Our derivation, not the paper's: writing the forward mask as ½ + (mask − ½), the ½ "
                 "part of the GBP map is half the image-independent DeconvNet map, a common component "
@@ -444,10 +428,9 @@ def _c11(records):
                   f"|M6(GBP)| ≤ {t} (≈ 0, our bound) while M6(Deconv) ≥ 1 − 1e-5", checks, note)
 
 
-_EVALUATORS: dict[str, Callable[[Sequence[Record]], dict]] = {
-    "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "C6": _c6,
-    "C7": _c7, "C8": _c8, "C9": _c9, "C10": _c10, "C11": _c11,
-}
+_EVALUATORS: dict[str, Callable[[Sequence[Record]], dict]] = dict(
+    zip(CLAIM_IDS, (_c1, _c2, _c3, _c4, _c5, _c6, _c7, _c8, _c9, _c10, _c11), strict=True)
+)
 
 
 def evaluate_claim(claim_id: str, records: Iterable[Record]) -> dict:

@@ -3,14 +3,14 @@
 Every function builds or takes the networks, computes saliency, DeconvNet and
 GBP maps with one `kv.Visualizer` (one forward pass shared by the three
 rules), measures them with `kerasviz.analysis.metrics` and returns a list of
-**records**, one number each:
+**records** (`kerasviz.analysis.records`), one number each:
 
 ```python
 {"experiment": "E2", "setting": "cnn", "param": 64, "seed": 0, "image": "chelsea",
  "rule": "guided", "metric": "r_image", "value": 0.78, "size": 64}
 ```
 
-`metrics.summarize(records, by=("setting", "param", "rule", "metric"))` turns
+`records.summarize(records, by=("setting", "param", "rule", "metric"))` turns
 them into mean ± sd over seeds × images; `kerasviz.analysis.claims` turns them
 into the verdicts of C1–C11. The saliency baseline is always computed beside
 DeconvNet and GBP.
@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import gc
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -69,6 +69,8 @@ from kerasviz import data as data_lib
 from kerasviz import zoo
 from kerasviz.analysis import adversarial
 from kerasviz.analysis import metrics
+from kerasviz.analysis.records import Record, record  # `record` kept importable from here
+from kerasviz.analysis.theory import theory_curve  # kept importable from here
 from kerasviz.errors import InvalidArgumentError, InvalidInputError
 from kerasviz.randomization import cascade_steps  # kept importable from here
 from kerasviz.rules import RULES
@@ -95,8 +97,6 @@ __all__ = [
     "theory_curve",
 ]
 
-Record = dict[str, Any]
-
 #: The M4 similarities `map_similarity` returns, recorded by E5–E7.
 SIMILARITY_METRICS: tuple[str, ...] = ("spearman_abs", "spearman_signed", "ssim", "ssim_abs_max", "hog")
 
@@ -106,51 +106,8 @@ VGG_KERNEL = 3
 
 
 # --------------------------------------------------------------------------- #
-# Records and per-map metrics                                                  #
+# Per-map metrics                                                              #
 # --------------------------------------------------------------------------- #
-
-
-def record(
-    experiment: str,
-    setting: str,
-    param: float | int | None,
-    seed: int | None,
-    image: str,
-    rule: str,
-    metric: str,
-    value: float,
-    **extra: Any,
-) -> Record:
-    """One tidy record: the keys every experiment emits, plus `extra` keys.
-
-    Args:
-        experiment: `"E1"` … `"E7"`.
-        setting: the network or protocol within the experiment, e.g. `"cnn"`.
-        param: the swept number (filters N, hidden units N_h, layer k, ε) or
-            `None`.
-        seed: the network / randomization seed (or image-set seed).
-        image: the image's name (`"a|b"` for a pair of images).
-        rule: `"saliency"`, `"deconvnet"`, `"guided"`, or `"images"` /
-            `"attack"` for records that describe the inputs.
-        metric: the metric's name.
-        value: the number (NaN allowed).
-        **extra: more keys (`size`, `layer`, `pair`, ...).
-
-    Returns:
-        The record dict.
-    """
-    out = {
-        "experiment": experiment,
-        "setting": setting,
-        "param": param,
-        "seed": seed,
-        "image": image,
-        "rule": rule,
-        "metric": metric,
-        "value": float(value),
-    }
-    out.update(extra)
-    return out
 
 
 def center(images) -> np.ndarray:
@@ -843,8 +800,3 @@ def example_maps(
         maps = Visualizer(model, rules=RULES, batch_size=1)(image, target="max", progress=False)
         rows.append({"label": "trained net", "image": image[0], "maps": {r: m[0] for r, m in maps.items()}})
     return rows
-
-
-def theory_curve(values: Iterable[float], channels: int = 3) -> list[float]:
-    """√(S/(1+S)), S = N/(π²C), for each N in `values` (`metrics.theoretical_recovery`)."""
-    return [metrics.theoretical_recovery(float(v), channels) for v in values]

@@ -1,14 +1,12 @@
-"""Metrics that say whether a backprop map recovers the image or explains the model.
+"""The metrics M1–M7: does a backprop map recover the image, or explain the model?
 
 Pure NumPy / SciPy / scikit-image: nothing here imports TensorFlow, so the metrics
 can be used on maps produced by any library. A map or image is a NumPy array
 shaped `(H, W, C)`; functions that also take a batch `(N, H, W, C)` say so.
-
-The definitions follow PAPER.md ("Metrics" and "Theory worth knowing"):
+The definitions are those of the docs' analysis page (docs/analysis.md, "Metrics").
 
 | name | function |
 |---|---|
-| x̃, the patch-normalized image | `patch_normalized`, `patch_normalized_box` |
 | M1 recovery | `recovery` |
 | M2 high-pass recovery | `highpass_recovery` |
 | M3 SSIM to image | `ssim_to_image` |
@@ -18,11 +16,15 @@ The definitions follow PAPER.md ("Metrics" and "Theory worth knowing"):
 | M7 adversarial stability | `adversarial_stability` |
 | Sixt et al. 2020 | `random_logit_ssim`, `cosine_similarity` |
 | Kindermans et al. 2019 | `input_shift_invariance` |
-| the theory's √(S/(1+S)) | `theoretical_recovery`, `theoretical_recovery_fc` |
-| mean ± sd tables | `summarize` |
+| correlations | `pearson`, `demean_channels` |
 
-The display normalizations `minmax`, `abs_normalized` and `signed_normalized` are
-the ones M4 uses; `kerasviz.render` reuses them.
+Also importable from here, as before, but defined in their own modules:
+
+| names | home |
+|---|---|
+| `patch_normalized`, `patch_normalized_box`, `theoretical_recovery`, `theoretical_recovery_fc` | `kerasviz.analysis.theory` |
+| `minmax`, `abs_normalized`, `signed_normalized` (M4's inputs, also `kerasviz.render`'s) | `kerasviz.normalize` |
+| `summarize` (mean ± sd tables of records) | `kerasviz.analysis.records` |
 
 References:
     - Nie, Zhang, Patel. "A Theoretical Explanation for Perplexing Behaviors of
@@ -46,16 +48,24 @@ metrics.recovery(2.0 * image, image)["r_image"]  # 1.0
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage, stats
 from skimage.feature import hog as _skimage_hog
 from skimage.metrics import structural_similarity as _skimage_ssim
 
+from kerasviz import _validation
+from kerasviz.analysis import theory
+from kerasviz.analysis.records import summarize
+from kerasviz.analysis.theory import (
+    patch_normalized,
+    patch_normalized_box,
+    theoretical_recovery,
+    theoretical_recovery_fc,
+)
 from kerasviz.errors import InvalidInputError
+from kerasviz.normalize import abs_normalized, minmax, signed_normalized
 
 __all__ = [
     "pearson",
@@ -80,7 +90,7 @@ __all__ = [
     "summarize",
 ]
 
-# SSIM settings shared by M3, M4 and Sixt et al. (PAPER.md, M3).
+# SSIM settings shared by M3, M4 and Sixt et al. (M3).
 _SSIM_SIGMA = 1.5
 # scikit-image's window for gaussian_weights=True and sigma=1.5 (Wang et al. 2004).
 _SSIM_DEFAULT_WIN = 11
@@ -90,50 +100,8 @@ _HOG_BLOCK = 3
 
 
 # --------------------------------------------------------------------------- #
-# Private helpers. They compute or *describe* problems; the public functions   #
-# raise, so that every error points at the function the user called.          #
+# Private helpers: the computations behind the checked public functions.      #
 # --------------------------------------------------------------------------- #
-
-
-def _as_float(x: Any) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
-
-
-def _array_problem(x: np.ndarray, name: str, ranks: Sequence[int], hint: str) -> str | None:
-    """Returns a message if `x` has a rank outside `ranks` or non-finite values."""
-    if x.ndim not in ranks:
-        wanted = " or ".join(str(r) for r in ranks)
-        return (
-            f"`{name}` must have rank {wanted}; {hint} "
-            f"Received: {name}.shape={x.shape}"
-        )
-    if x.size == 0:
-        return f"`{name}` is empty. Received: {name}.shape={x.shape}"
-    if not np.all(np.isfinite(x)):
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        return (
-            f"`{name}` contains {bad} NaN or infinite value(s); a map with NaN usually "
-            f"means the model or the rule overflowed. Received: {name} with "
-            f"shape {x.shape}"
-        )
-    return None
-
-
-def _pair_problem(a: np.ndarray, b: np.ndarray, names: tuple[str, str]) -> str | None:
-    if a.shape != b.shape:
-        return (
-            f"`{names[0]}` and `{names[1]}` must have the same shape; resize or crop "
-            f"one of them first. Received: {names[0]}.shape={a.shape}, "
-            f"{names[1]}.shape={b.shape}"
-        )
-    return None
-
-
-_MAP_HINT = "pass one map shaped (H, W, C) (add a channel axis with m[..., None])."
-_BATCH_HINT = (
-    "pass one map shaped (H, W, C) or a batch shaped (N, H, W, C) "
-    "(add a channel axis with m[..., None])."
-)
 
 
 def _pearson_raw(a: np.ndarray, b: np.ndarray) -> float:
@@ -151,23 +119,6 @@ def _spearman_raw(a: np.ndarray, b: np.ndarray) -> float:
     return _pearson_raw(stats.rankdata(a.ravel()), stats.rankdata(b.ravel()))
 
 
-def _minmax_raw(m: np.ndarray) -> np.ndarray:
-    lo, hi = float(m.min()), float(m.max())
-    if hi == lo:
-        return np.zeros_like(m)
-    return (m - lo) / (hi - lo)
-
-
-def _scale_by_p99(s: np.ndarray) -> np.ndarray:
-    """Divides by the 99th percentile of |s|, falling back to max |s|, then to 1."""
-    scale = float(np.percentile(np.abs(s), 99))
-    if scale == 0.0:
-        scale = float(np.max(np.abs(s)))
-    if scale == 0.0:
-        return np.zeros_like(s)
-    return s / scale
-
-
 def _ssim_win_size(shape: tuple[int, ...]) -> int:
     smallest = min(shape[0], shape[1])
     win = min(_SSIM_DEFAULT_WIN, smallest)
@@ -175,7 +126,7 @@ def _ssim_win_size(shape: tuple[int, ...]) -> int:
 
 
 def _ssim_raw(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM of two (H, W, C) arrays already in [0, 1] (PAPER.md M3 settings)."""
+    """SSIM of two (H, W, C) arrays already in [0, 1] (the settings of M3)."""
     return float(
         _skimage_ssim(
             a,
@@ -210,79 +161,6 @@ def _hog_raw(m2d: np.ndarray) -> np.ndarray:
     )
 
 
-def _pair(value: Any) -> tuple[int, int] | None:
-    """(int, int) from an int or a pair of ints; None if it is neither."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, (int, np.integer)):
-        return int(value), int(value)
-    if (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    ):
-        return int(value[0]), int(value[1])
-    return None
-
-
-def _same_padding(size: int, k: int, s: int) -> tuple[int, int, int]:
-    """TF's SAME rule: (output size, padding before, padding after)."""
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, total // 2, total - total // 2
-
-
-def _patch_normalized_one(
-    x: np.ndarray, k: tuple[int, int], s: tuple[int, int], same: bool, eps: float
-) -> np.ndarray:
-    height, width, _ = x.shape
-    (kh, kw), (sh, sw) = k, s
-    if same:
-        oh, top, bottom = _same_padding(height, kh, sh)
-        ow, left, right = _same_padding(width, kw, sw)
-    else:
-        oh, top, bottom = (height - kh) // sh + 1, 0, 0
-        ow, left, right = (width - kw) // sw + 1, 0, 0
-    xp = np.pad(x, ((top, bottom), (left, right), (0, 0)))
-    # ||x^(j)|| for every patch j: windows of the channel-summed squares.
-    squares = sliding_window_view(np.sum(xp * xp, axis=-1), (kh, kw))[::sh, ::sw]
-    norms = np.sqrt(squares.sum(axis=(-2, -1)))[:oh, :ow]
-    inv = (1.0 / np.maximum(norms, eps))[..., None]
-    out = np.zeros_like(xp)
-    # P_j^T x^(j)/||x^(j)||, one in-patch offset (di, dj) at a time for all j.
-    for di in range(kh):
-        rows = slice(di, di + sh * (oh - 1) + 1, sh)
-        for dj in range(kw):
-            cols = slice(dj, dj + sw * (ow - 1) + 1, sw)
-            out[rows, cols, :] += xp[rows, cols, :] * inv
-    return out[top : top + height, left : left + width, :]
-
-
-def _box_sum(a: np.ndarray, axis: int, before: int, after: int) -> np.ndarray:
-    """out[i] = sum of a[i - before : i + after + 1] along `axis`, zeros outside."""
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (before + 1, after)  # one extra leading zero for the cumsum
-    cs = np.cumsum(np.pad(a, pad), axis=axis)
-    n = a.shape[axis]
-    hi = np.take(cs, np.arange(before + after + 1, before + after + 1 + n), axis=axis)
-    lo = np.take(cs, np.arange(0, n), axis=axis)
-    return hi - lo
-
-
-def _patch_normalized_box_one(x: np.ndarray, k: tuple[int, int], eps: float) -> np.ndarray:
-    (kh, kw) = k
-    # TF SAME, stride 1: patch j covers rows [j - top, j + bottom].
-    top, bottom = (kh - 1) // 2, kh - 1 - (kh - 1) // 2
-    left, right = (kw - 1) // 2, kw - 1 - (kw - 1) // 2
-    squares = np.sum(x * x, axis=-1)
-    norms = np.sqrt(_box_sum(_box_sum(squares, 0, top, bottom), 1, left, right))
-    inv = 1.0 / np.maximum(norms, eps)
-    # Pixel p lies in patches j in [p - bottom, p + top]: the box is mirrored,
-    # which only matters for even k.
-    weight = _box_sum(_box_sum(inv, 0, bottom, top), 1, right, left)
-    return x * weight[..., None]
-
-
 # --------------------------------------------------------------------------- #
 # Basic statistics                                                             #
 # --------------------------------------------------------------------------- #
@@ -312,12 +190,7 @@ def pearson(a: Any, b: Any) -> float:
     pearson(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))  # 0.982
     ```
     """
-    a, b = _as_float(a), _as_float(b)
-    if (problem := _pair_problem(a, b, ("a", "b"))) is not None:
-        raise InvalidInputError(f"`pearson`: {problem}")
-    for arr, name in ((a, "a"), (b, "b")):
-        if (problem := _array_problem(arr, name, range(0, 33), "")) is not None:
-            raise InvalidInputError(f"`pearson`: {problem}")
+    a, b = _validation.map_pair(a, b, ("a", "b"), where="pearson", shape_first=True)
     return _pearson_raw(a, b)
 
 
@@ -341,131 +214,8 @@ def demean_channels(m: Any) -> np.ndarray:
     demean_channels(m)  # all zeros
     ```
     """
-    m = _as_float(m)
-    if (problem := _array_problem(m, "m", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`demean_channels`: {problem}")
+    m = _validation.map_array(m, "m", ranks=(3, 4), hint=_validation.BATCH_HINT, where="demean_channels")
     return m - m.mean(axis=(-3, -2), keepdims=True)
-
-
-# --------------------------------------------------------------------------- #
-# The patch-normalized image x̃                                                 #
-# --------------------------------------------------------------------------- #
-
-
-def patch_normalized(
-    image: Any,
-    kernel_size: int | tuple[int, int],
-    stride: int | tuple[int, int] = 1,
-    padding: str = "same",
-    eps: float = 1e-12,
-) -> np.ndarray:
-    """The patch-normalized image x̃ = Σ_j P_jᵀ x⁽ʲ⁾ / ‖x⁽ʲ⁾‖ (PAPER.md, theory).
-
-    Every `k×k×C` patch `x⁽ʲ⁾` that a convolution with this kernel size, stride
-    and padding would see is divided by its L2 norm and added back at its place.
-    Padding follows TensorFlow: `"same"` pads with zeros, the extra row/column
-    (even totals) going to the bottom/right; `"valid"` does not pad, and pixels
-    no patch covers are 0. This is the target a random CNN's Guided Backprop
-    map approaches as the number of filters grows.
-
-    Args:
-        image: one image `(H, W, C)` or a batch `(N, H, W, C)`, as fed to the
-            network (e.g. after mean subtraction).
-        kernel_size: `k` or `(kh, kw)` of the first convolution.
-        stride: `s` or `(sh, sw)`. Defaults to `1`.
-        padding: `"same"` or `"valid"` (case-insensitive). Defaults to `"same"`.
-        eps: a patch norm below `eps` is replaced by `eps`, so an all-zero patch
-            contributes 0. Defaults to `1e-12`.
-
-    Returns:
-        A float64 array shaped like `image`.
-
-    Raises:
-        InvalidInputError: on a bad rank, NaN/inf, a non-positive kernel size or
-            stride, an unknown padding, or a "valid" kernel larger than the image.
-
-    Example:
-
-    ```python
-    x = np.ones((8, 8, 3))
-    patch_normalized(x, 3)[4, 4]  # 3 / sqrt(3) = 1.732 in every channel
-    ```
-    """
-    x = _as_float(image)
-    if (problem := _array_problem(x, "image", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`patch_normalized`: {problem}")
-    k, s = _pair(kernel_size), _pair(stride)
-    if k is None or min(k) < 1:
-        raise InvalidInputError(
-            "`patch_normalized`: `kernel_size` must be a positive int or a pair of "
-            f"positive ints, e.g. 7 or (7, 7). Received: kernel_size={kernel_size!r}"
-        )
-    if s is None or min(s) < 1:
-        raise InvalidInputError(
-            "`patch_normalized`: `stride` must be a positive int or a pair of "
-            f"positive ints, e.g. 1 or (2, 2). Received: stride={stride!r}"
-        )
-    mode = padding.lower() if isinstance(padding, str) else padding
-    if mode not in ("same", "valid"):
-        raise InvalidInputError(
-            "`patch_normalized`: `padding` must be 'same' or 'valid'. "
-            f"Received: padding={padding!r}"
-        )
-    height, width = x.shape[-3], x.shape[-2]
-    if mode == "valid" and (k[0] > height or k[1] > width):
-        raise InvalidInputError(
-            "`patch_normalized`: with padding='valid' the kernel must fit in the image; "
-            "use padding='same' or a smaller kernel. "
-            f"Received: kernel_size={kernel_size!r}, image.shape={x.shape}"
-        )
-    if x.ndim == 3:
-        return _patch_normalized_one(x, k, s, mode == "same", eps)
-    return np.stack([_patch_normalized_one(xi, k, s, mode == "same", eps) for xi in x])
-
-
-def patch_normalized_box(
-    image: Any, kernel_size: int | tuple[int, int], eps: float = 1e-12
-) -> np.ndarray:
-    """Closed form of `patch_normalized` for stride 1, SAME: x̃ = x ⊙ B_k(1/‖patch‖).
-
-    `1/‖x⁽ʲ⁾‖` is computed for every patch position `j`, and each pixel is
-    multiplied by the sum of those values over the `k×k` patches that contain
-    it (a box sum, done with cumulative sums). For odd `k` the box is centred;
-    for even `k` TensorFlow puts the extra padding at the bottom/right, so the
-    box that collects the patches containing a pixel reaches one pixel further
-    up/left than down/right. Either way the result equals
-    `patch_normalized(image, kernel_size)` up to float error.
-
-    Args:
-        image: one image `(H, W, C)` or a batch `(N, H, W, C)`.
-        kernel_size: `k` or `(kh, kw)`.
-        eps: floor on the patch norms, as in `patch_normalized`. Defaults to `1e-12`.
-
-    Returns:
-        A float64 array shaped like `image`.
-
-    Raises:
-        InvalidInputError: on a bad rank, NaN/inf or a non-positive kernel size.
-
-    Example:
-
-    ```python
-    x = np.random.default_rng(0).normal(size=(16, 16, 3))
-    np.allclose(patch_normalized_box(x, 7), patch_normalized(x, 7))  # True
-    ```
-    """
-    x = _as_float(image)
-    if (problem := _array_problem(x, "image", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`patch_normalized_box`: {problem}")
-    k = _pair(kernel_size)
-    if k is None or min(k) < 1:
-        raise InvalidInputError(
-            "`patch_normalized_box`: `kernel_size` must be a positive int or a pair of "
-            f"positive ints, e.g. 7 or (7, 7). Received: kernel_size={kernel_size!r}"
-        )
-    if x.ndim == 3:
-        return _patch_normalized_box_one(x, k, eps)
-    return np.stack([_patch_normalized_box_one(xi, k, eps) for xi in x])
 
 
 # --------------------------------------------------------------------------- #
@@ -506,21 +256,18 @@ def recovery(
     recovery(gbp_map, x, kernel_size=7)["r_normalized"]  # ~0.8 for N=64 filters
     ```
     """
-    m, x = _as_float(map), _as_float(image)
-    for arr, name in ((m, "map"), (x, "image")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`recovery`: {problem}")
-    if (problem := _pair_problem(m, x, ("map", "image"))) is not None:
-        raise InvalidInputError(f"`recovery`: {problem}")
+    m, x = _validation.map_pair(
+        map, image, ("map", "image"), ranks=(3,), hint=_validation.MAP_HINT, where="recovery"
+    )
     md = m - m.mean(axis=(0, 1), keepdims=True)
     result = {"r_image": _pearson_raw(m, x), "r_image_demeaned": _pearson_raw(md, x)}
     if kernel_size is not None:
-        if (k := _pair(kernel_size)) is None or min(k) < 1:
+        if (k := _validation.int_pair(kernel_size)) is None or min(k) < 1:
             raise InvalidInputError(
                 "`recovery`: `kernel_size` must be None, a positive int or a pair of "
                 f"positive ints, e.g. 7. Received: kernel_size={kernel_size!r}"
             )
-        xt = _patch_normalized_one(x, k, (1, 1), True, 1e-12)
+        xt = theory.patch_normalized(x, k)
         result["r_normalized"] = _pearson_raw(m, xt)
         result["r_normalized_demeaned"] = _pearson_raw(md, xt)
     return result
@@ -556,12 +303,9 @@ def highpass_recovery(
     highpass_recovery(deconv_map_with_pool, x)  # >= 0.3 in the paper's E3
     ```
     """
-    m, x = _as_float(map), _as_float(image)
-    for arr, name in ((m, "map"), (x, "image")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`highpass_recovery`: {problem}")
-    if (problem := _pair_problem(m, x, ("map", "image"))) is not None:
-        raise InvalidInputError(f"`highpass_recovery`: {problem}")
+    m, x = _validation.map_pair(
+        map, image, ("map", "image"), ranks=(3,), hint=_validation.MAP_HINT, where="highpass_recovery"
+    )
     if not (isinstance(sigma, (int, float, np.number)) and math.isfinite(sigma) and sigma > 0):
         raise InvalidInputError(
             "`highpass_recovery`: `sigma` must be a positive number of pixels, e.g. 2.0. "
@@ -599,110 +343,10 @@ def ssim_to_image(map: Any, image: Any) -> float:  # noqa: A002 - the paper's wo
     ssim_to_image(x, x)  # 1.0
     ```
     """
-    m, x = _as_float(map), _as_float(image)
-    for arr, name in ((m, "map"), (x, "image")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`ssim_to_image`: {problem}")
-    if (problem := _pair_problem(m, x, ("map", "image"))) is not None:
-        raise InvalidInputError(f"`ssim_to_image`: {problem}")
-    return _ssim_raw(_minmax_raw(m), _minmax_raw(x))
-
-
-# --------------------------------------------------------------------------- #
-# Normalizations (PAPER.md display rule and Adebayo et al.'s M4 inputs)        #
-# --------------------------------------------------------------------------- #
-
-
-def minmax(m: Any) -> np.ndarray:
-    """Min–max normalizes a map jointly over all pixels and channels to `[0, 1]`.
-
-    This is the paper's display rule (the map shown as RGB). A constant map
-    has no range and becomes all zeros.
-
-    Args:
-        m: one map `(H, W, C)` or a batch `(N, H, W, C)`; each image of a
-            batch is scaled on its own.
-
-    Returns:
-        A float64 array shaped like `m`, in `[0, 1]`.
-
-    Raises:
-        InvalidInputError: if `m` is not rank 3 or 4, or holds NaN / inf.
-
-    Example:
-
-    ```python
-    minmax(np.array([[[-1.0], [0.0], [3.0]]]))  # [[[0.], [0.25], [1.]]]
-    ```
-    """
-    m = _as_float(m)
-    if (problem := _array_problem(m, "m", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`minmax`: {problem}")
-    if m.ndim == 3:
-        return _minmax_raw(m)
-    return np.stack([_minmax_raw(mi) for mi in m])
-
-
-def abs_normalized(m: Any) -> np.ndarray:
-    """Σ_c |s| divided by its 99th percentile and clipped to `[0, 1]` (Adebayo et al.).
-
-    If the 99th percentile is 0 (a map that is almost all zeros) the maximum is
-    used instead; an all-zero map stays all zeros.
-
-    Args:
-        m: one map `(H, W, C)` or a batch `(N, H, W, C)` (each image scaled on
-            its own).
-
-    Returns:
-        A float64 array `(H, W)` (or `(N, H, W)`) in `[0, 1]`.
-
-    Raises:
-        InvalidInputError: if `m` is not rank 3 or 4, or holds NaN / inf.
-
-    Example:
-
-    ```python
-    abs_normalized(gbp_map)  # (H, W) heat map
-    ```
-    """
-    m = _as_float(m)
-    if (problem := _array_problem(m, "m", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`abs_normalized`: {problem}")
-    s = np.sum(np.abs(m), axis=-1)
-    if m.ndim == 3:
-        return np.clip(_scale_by_p99(s), 0.0, 1.0)
-    return np.stack([np.clip(_scale_by_p99(si), 0.0, 1.0) for si in s])
-
-
-def signed_normalized(m: Any) -> np.ndarray:
-    """Σ_c s divided by |P99 of |Σ_c s|| and clipped to `[-1, 1]` (Adebayo et al.).
-
-    The sign is kept, so `signed_normalized(-m) == -signed_normalized(m)`. The
-    same fallbacks as `abs_normalized` apply when the percentile is 0.
-
-    Args:
-        m: one map `(H, W, C)` or a batch `(N, H, W, C)` (each image scaled on
-            its own).
-
-    Returns:
-        A float64 array `(H, W)` (or `(N, H, W)`) in `[-1, 1]`.
-
-    Raises:
-        InvalidInputError: if `m` is not rank 3 or 4, or holds NaN / inf.
-
-    Example:
-
-    ```python
-    signed_normalized(saliency_map)  # (H, W), 0 means "no effect"
-    ```
-    """
-    m = _as_float(m)
-    if (problem := _array_problem(m, "m", (3, 4), _BATCH_HINT)) is not None:
-        raise InvalidInputError(f"`signed_normalized`: {problem}")
-    s = np.sum(m, axis=-1)
-    if m.ndim == 3:
-        return np.clip(_scale_by_p99(s), -1.0, 1.0)
-    return np.stack([np.clip(_scale_by_p99(si), -1.0, 1.0) for si in s])
+    m, x = _validation.map_pair(
+        map, image, ("map", "image"), ranks=(3,), hint=_validation.MAP_HINT, where="ssim_to_image"
+    )
+    return _ssim_raw(minmax(m), minmax(x))
 
 
 # --------------------------------------------------------------------------- #
@@ -743,19 +387,14 @@ def map_similarity(a: Any, b: Any) -> dict[str, float]:
     sim["spearman_signed"], sim["ssim_abs_max"]  # -1.0, 1.0
     ```
     """
-    a, b = _as_float(a), _as_float(b)
-    for arr, name in ((a, "a"), (b, "b")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`map_similarity`: {problem}")
-    if (problem := _pair_problem(a, b, ("a", "b"))) is not None:
-        raise InvalidInputError(f"`map_similarity`: {problem}")
-    abs_a = np.clip(_scale_by_p99(np.sum(np.abs(a), axis=-1)), 0.0, 1.0)
-    abs_b = np.clip(_scale_by_p99(np.sum(np.abs(b), axis=-1)), 0.0, 1.0)
-    signed_a = np.clip(_scale_by_p99(np.sum(a, axis=-1)), -1.0, 1.0)
-    signed_b = np.clip(_scale_by_p99(np.sum(b, axis=-1)), -1.0, 1.0)
-    mm_a = _minmax_raw(a)
-    ssim = _ssim_raw(mm_a, _minmax_raw(b))
-    ssim_flipped = _ssim_raw(mm_a, _minmax_raw(-b))
+    a, b = _validation.map_pair(
+        a, b, ("a", "b"), ranks=(3,), hint=_validation.MAP_HINT, where="map_similarity"
+    )
+    abs_a, abs_b = abs_normalized(a), abs_normalized(b)
+    signed_a, signed_b = signed_normalized(a), signed_normalized(b)
+    mm_a = minmax(a)
+    ssim = _ssim_raw(mm_a, minmax(b))
+    ssim_flipped = _ssim_raw(mm_a, minmax(-b))
     return {
         "spearman_abs": _spearman_raw(abs_a, abs_b),
         "spearman_signed": _spearman_raw(signed_a, signed_b),
@@ -768,7 +407,7 @@ def map_similarity(a: Any, b: Any) -> dict[str, float]:
 def class_pair_similarity(map_class_a: Any, map_class_b: Any) -> dict[str, float]:
     """M5: `map_similarity` between the maps of two classes of the same image.
 
-    High values mean the method is insensitive to the class (PAPER.md C9).
+    High values mean the method is insensitive to the class (claim C9).
 
     Args:
         map_class_a: map `(H, W, C)` for one class.
@@ -786,12 +425,9 @@ def class_pair_similarity(map_class_a: Any, map_class_b: Any) -> dict[str, float
     class_pair_similarity(gbp_max_logit, gbp_random_logit)["ssim"]  # >= 0.9 for GBP
     ```
     """
-    a, b = _as_float(map_class_a), _as_float(map_class_b)
-    for arr, name in ((a, "map_class_a"), (b, "map_class_b")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`class_pair_similarity`: {problem}")
-    if (problem := _pair_problem(a, b, ("map_class_a", "map_class_b"))) is not None:
-        raise InvalidInputError(f"`class_pair_similarity`: {problem}")
+    a, b = _validation.map_pair(
+        map_class_a, map_class_b, ("map_class_a", "map_class_b"), ranks=(3,), hint=_validation.MAP_HINT, where="class_pair_similarity"
+    )
     return map_similarity(a, b)
 
 
@@ -799,7 +435,7 @@ def input_independence(map_image1: Any, map_image2: Any) -> float:
     """M6: Pearson r between the maps of two unrelated images (same net and logit).
 
     Near 0 for a map that depends on its input; exactly 1 for DeconvNet without
-    max-pooling and zero biases, whose map ignores the input (PAPER.md C3, C11).
+    max-pooling and zero biases, whose map ignores the input (claims C3, C11).
 
     Args:
         map_image1: map `(H, W, C)` of one image.
@@ -817,12 +453,9 @@ def input_independence(map_image1: Any, map_image2: Any) -> float:
     input_independence(deconv(x1), deconv(x2))  # 1.0 without max-pooling
     ```
     """
-    a, b = _as_float(map_image1), _as_float(map_image2)
-    if (problem := _pair_problem(a, b, ("map_image1", "map_image2"))) is not None:
-        raise InvalidInputError(f"`input_independence`: {problem}")
-    for arr, name in ((a, "map_image1"), (b, "map_image2")):
-        if (problem := _array_problem(arr, name, range(0, 33), "")) is not None:
-            raise InvalidInputError(f"`input_independence`: {problem}")
+    a, b = _validation.map_pair(
+        map_image1, map_image2, ("map_image1", "map_image2"), where="input_independence", shape_first=True
+    )
     return _pearson_raw(a, b)
 
 
@@ -837,7 +470,7 @@ def adversarial_stability(
 ) -> dict[str, float | int]:
     """M7: `map_similarity` between the maps of x and x_adv, with the attack's record.
 
-    Each map should be taken for its own image's max logit (PAPER.md E7).
+    Each map should be taken for its own image's max logit (as in E7).
 
     Args:
         map_x: map `(H, W, C)` of the clean image.
@@ -861,12 +494,9 @@ def adversarial_stability(
     adversarial_stability(m, m_adv, epsilon=2 / 255, linf=2 / 255, class_x=3, class_adv=5)
     ```
     """
-    a, b = _as_float(map_x), _as_float(map_adv)
-    for arr, name in ((a, "map_x"), (b, "map_adv")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`adversarial_stability`: {problem}")
-    if (problem := _pair_problem(a, b, ("map_x", "map_adv"))) is not None:
-        raise InvalidInputError(f"`adversarial_stability`: {problem}")
+    a, b = _validation.map_pair(
+        map_x, map_adv, ("map_x", "map_adv"), ranks=(3,), hint=_validation.MAP_HINT, where="adversarial_stability"
+    )
     for value, name in ((epsilon, "epsilon"), (linf, "linf")):
         if not (
             isinstance(value, (int, float, np.number))
@@ -919,13 +549,10 @@ def random_logit_ssim(map_max: Any, map_random: Any) -> float:
     random_logit_ssim(gbp_max, gbp_random)  # close to 1 for GBP
     ```
     """
-    a, b = _as_float(map_max), _as_float(map_random)
-    for arr, name in ((a, "map_max"), (b, "map_random")):
-        if (problem := _array_problem(arr, name, (3,), _MAP_HINT)) is not None:
-            raise InvalidInputError(f"`random_logit_ssim`: {problem}")
-    if (problem := _pair_problem(a, b, ("map_max", "map_random"))) is not None:
-        raise InvalidInputError(f"`random_logit_ssim`: {problem}")
-    return _ssim_raw(_minmax_raw(a), _minmax_raw(b))
+    a, b = _validation.map_pair(
+        map_max, map_random, ("map_max", "map_random"), ranks=(3,), hint=_validation.MAP_HINT, where="random_logit_ssim"
+    )
+    return _ssim_raw(minmax(a), minmax(b))
 
 
 def cosine_similarity(a: Any, b: Any) -> float:
@@ -952,12 +579,7 @@ def cosine_similarity(a: Any, b: Any) -> float:
     cosine_similarity(np.array([1.0, 0.0]), np.array([1.0, 1.0]))  # 0.7071
     ```
     """
-    a, b = _as_float(a), _as_float(b)
-    if (problem := _pair_problem(a, b, ("a", "b"))) is not None:
-        raise InvalidInputError(f"`cosine_similarity`: {problem}")
-    for arr, name in ((a, "a"), (b, "b")):
-        if (problem := _array_problem(arr, name, range(0, 33), "")) is not None:
-            raise InvalidInputError(f"`cosine_similarity`: {problem}")
+    a, b = _validation.map_pair(a, b, ("a", "b"), where="cosine_similarity", shape_first=True)
     a, b = a.ravel(), b.ravel()
     denom = math.sqrt(float(np.dot(a, a)) * float(np.dot(b, b)))
     if denom == 0.0:
@@ -995,12 +617,9 @@ def input_shift_invariance(
     input_shift_invariance(gbp_net(x), gbp_shifted_net(x - c))["invariant"]  # True
     ```
     """
-    a, b = _as_float(map_a), _as_float(map_b)
-    if (problem := _pair_problem(a, b, ("map_a", "map_b"))) is not None:
-        raise InvalidInputError(f"`input_shift_invariance`: {problem}")
-    for arr, name in ((a, "map_a"), (b, "map_b")):
-        if (problem := _array_problem(arr, name, range(0, 33), "")) is not None:
-            raise InvalidInputError(f"`input_shift_invariance`: {problem}")
+    a, b = _validation.map_pair(
+        map_a, map_b, ("map_a", "map_b"), where="input_shift_invariance", shape_first=True
+    )
     for value, name in ((atol, "atol"), (rtol, "rtol")):
         if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value >= 0):
             raise InvalidInputError(
@@ -1018,150 +637,3 @@ def input_shift_invariance(
         "relative_diff": relative,
         "invariant": bool(max_abs_diff <= atol + rtol * scale),
     }
-
-
-# --------------------------------------------------------------------------- #
-# Theory and tables                                                            #
-# --------------------------------------------------------------------------- #
-
-
-def theoretical_recovery(num_filters: float, channels: int = 3) -> float:
-    """The theory's GBP recovery r ≈ √(S/(1+S)), S = N/(π²·C), for a random CNN.
-
-    PAPER.md C4: a random 3-layer CNN with `N` filters of any kernel size on a
-    `C`-channel input. Simulation for C=3 and N = 1, 4, 16, 64, 256 gave
-    r ≈ 0.21, 0.36, 0.60, 0.77, 0.90; this formula gives 0.18, 0.35, 0.59,
-    0.83, 0.95.
-
-    Args:
-        num_filters: N, the first convolution's filter count, >= 0.
-        channels: C, the input channels, >= 1. Defaults to `3`.
-
-    Returns:
-        The predicted correlation in `[0, 1)`.
-
-    Raises:
-        InvalidInputError: on a negative or non-finite `num_filters`, or
-            `channels < 1`.
-
-    Example:
-
-    ```python
-    theoretical_recovery(64)  # 0.827
-    ```
-    """
-    if not (
-        isinstance(num_filters, (int, float, np.number))
-        and not isinstance(num_filters, bool)
-        and math.isfinite(num_filters)
-        and num_filters >= 0
-    ):
-        raise InvalidInputError(
-            "`theoretical_recovery`: `num_filters` must be a finite number >= 0. "
-            f"Received: num_filters={num_filters!r}"
-        )
-    if not isinstance(channels, (int, np.integer)) or isinstance(channels, bool) or channels < 1:
-        raise InvalidInputError(
-            "`theoretical_recovery`: `channels` must be a positive int, e.g. 3 for RGB. "
-            f"Received: channels={channels!r}"
-        )
-    s = float(num_filters) / (math.pi**2 * int(channels))
-    return math.sqrt(s / (1.0 + s))
-
-
-def theoretical_recovery_fc(hidden: float, input_dim: int) -> float:
-    """The theory's GBP recovery √(S/(1+S)), S = N_h/(π²·d), for a random FC net.
-
-    PAPER.md C5: a fully connected layer sees the whole input, so `N_h` hidden
-    units must grow with the input dimension `d` (12288 for 64×64×3). For
-    N_h = 1k, 5k, 20k, 70k this gives 0.09, 0.20, 0.38, 0.60.
-
-    Args:
-        hidden: N_h, the hidden units, >= 0.
-        input_dim: d, the flattened input size, >= 1.
-
-    Returns:
-        The predicted correlation in `[0, 1)`.
-
-    Raises:
-        InvalidInputError: on a negative or non-finite `hidden`, or `input_dim < 1`.
-
-    Example:
-
-    ```python
-    theoretical_recovery_fc(5000, 64 * 64 * 3)  # 0.199
-    ```
-    """
-    if not (
-        isinstance(hidden, (int, float, np.number))
-        and not isinstance(hidden, bool)
-        and math.isfinite(hidden)
-        and hidden >= 0
-    ):
-        raise InvalidInputError(
-            "`theoretical_recovery_fc`: `hidden` must be a finite number >= 0. "
-            f"Received: hidden={hidden!r}"
-        )
-    if not isinstance(input_dim, (int, np.integer)) or isinstance(input_dim, bool) or input_dim < 1:
-        raise InvalidInputError(
-            "`theoretical_recovery_fc`: `input_dim` must be a positive int, e.g. "
-            f"64 * 64 * 3. Received: input_dim={input_dim!r}"
-        )
-    # The CNN's curve with the whole input in place of one patch's channels.
-    return theoretical_recovery(hidden, channels=int(input_dim))
-
-
-def summarize(
-    records: Iterable[Mapping[str, Any]], by: Sequence[str] | str = ()
-) -> list[dict[str, Any]]:
-    """Groups records and reports mean ± sd of their `"value"` per group.
-
-    Groups appear in the order their first record appears. `sd` is the sample
-    standard deviation (ddof=1) when a group has more than one record, else
-    `0.0`. NaN values are kept, so a group with a NaN reports NaN.
-
-    Args:
-        records: dicts, each with a numeric `"value"` and every key of `by`.
-        by: the keys to group by (a single key may be given as a string).
-            Defaults to `()`: one group of all records.
-
-    Returns:
-        One dict per group: the `by` keys with the group's values, then
-        `"mean"`, `"sd"` and `"n"`.
-
-    Raises:
-        InvalidInputError: if a record lacks `"value"` or a `by` key, or its
-            value is not a number.
-
-    Example:
-
-    ```python
-    summarize([{"rule": "guided", "value": 0.7}, {"rule": "guided", "value": 0.9}], by="rule")
-    # [{"rule": "guided", "mean": 0.8, "sd": 0.1414, "n": 2}]
-    ```
-    """
-    keys = (by,) if isinstance(by, str) else tuple(by)
-    groups: dict[tuple[Any, ...], list[float]] = {}
-    for index, record in enumerate(records):
-        missing = [key for key in ("value", *keys) if key not in record]
-        if missing:
-            raise InvalidInputError(
-                f"`summarize`: record {index} has no key(s) {missing}; every record needs "
-                f"'value' and the `by` keys {list(keys)}. Received: record={dict(record)!r}"
-            )
-        value = record["value"]
-        if not isinstance(value, (int, float, np.number)) or isinstance(value, (bool, np.bool_)):
-            raise InvalidInputError(
-                f"`summarize`: record {index} has a 'value' that is not a number. "
-                f"Received: value={value!r}"
-            )
-        groups.setdefault(tuple(record[key] for key in keys), []).append(float(value))
-    table = []
-    for group, values in groups.items():
-        arr = np.asarray(values, dtype=np.float64)
-        row: dict[str, Any] = dict(zip(keys, group))
-        row["mean"] = float(arr.mean())
-        row["sd"] = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        row["n"] = int(arr.size)
-        table.append(row)
-    return table

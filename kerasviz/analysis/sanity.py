@@ -268,15 +268,14 @@ class SanityReport:
             dpi: resolution of the PNG. Defaults to `100`.
 
         Returns:
-            The matplotlib `Figure`.
+            The matplotlib `Figure` (its own, not registered with pyplot:
+            show it in a notebook by leaving it as a cell's value).
         """
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         rules = list(self.results)
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+        fig = Figure(figsize=(11, 4))
+        left, right = fig.subplots(1, 2)
         first = self.results[rules[0]].cascade
         x = np.arange(len(first))
         for rule in rules:
