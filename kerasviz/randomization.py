@@ -79,9 +79,7 @@ def _derive_seed(seed: int, *keys: int) -> int:
 
 
 def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InvalidInputError(f"`seed` must be an integer. Received: seed={seed!r}")
-    return int(seed)
+    return _validation.seed(seed)
 
 
 def _check_init(init) -> str:

@@ -35,6 +35,7 @@ import os
 import keras
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz.data import IMAGENET_MEAN
 from kerasviz.errors import (
     FileReadError,
@@ -101,11 +102,7 @@ _VGG16_FILES = {
 
 
 def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
-    return int(value)
+    return _validation.positive_int(value, name)
 
 
 def _check_input_shape(input_shape, channels: int | None = 3, min_side: int = 1):

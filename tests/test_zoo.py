@@ -15,6 +15,7 @@ import pytest
 from kerasviz import data, zoo
 from kerasviz.errors import (
     FileReadError,
+    InvalidArgumentError,
     InvalidInputError,
     WeightsUnavailableError,
 )
@@ -498,3 +499,19 @@ def test_trained_accuracy():
     )
     assert abs(accuracy - meta["test_accuracy"]) < 0.002
 
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden": 0}, "`hidden` must be a positive integer. Received: hidden=0"),
+        ({"seed": 1.5}, "`seed` must be an integer. Received: seed=1.5"),
+        ({"seed": True}, "`seed` must be an integer. Received: seed=True"),
+    ],
+)
+def test_counts_and_seeds_raise_invalid_argument_errors(kwargs, message):
+    """Counts and seeds are checked by kerasviz._validation: an InvalidArgumentError (an InvalidInputError)."""
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+        zoo.fc3(input_shape=(8, 8, 3), **kwargs)
+    assert isinstance(info.value, InvalidInputError)
+    assert isinstance(info.value, ValueError)
