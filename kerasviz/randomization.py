@@ -33,6 +33,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz.errors import InvalidInputError, UnsupportedModelError
 
 __all__ = [
