@@ -34,10 +34,13 @@ __all__ = [
     "analysis",
     "callbacks",
     "data",
+    "datasets",
     "errors",
+    "explain_dataset",
     "layers",
     "layer_paths",
     "randomization",
+    "open_maps",
     "render",
     "rewrite",
     "rules",
@@ -47,8 +50,21 @@ __all__ = [
     "zoo",
 ]
 
+# `kv.explain_dataset`, `kv.open_maps` (and `kv.datasets`) pull in Zarr and
+# pandas, also on first use.
+_LAZY_ATTRIBUTES = {
+    "datasets": "kerasviz.datasets",
+    "explain_dataset": "kerasviz.datasets",
+    "open_maps": "kerasviz.datasets",
+}
+
 
 def __getattr__(name):
+    if name in _LAZY_ATTRIBUTES:
+        import importlib
+
+        module = importlib.import_module(_LAZY_ATTRIBUTES[name])
+        return module if name == "datasets" else getattr(module, name)
     if name in _LAZY_SUBMODULES:
         import importlib
 

@@ -1,0 +1,240 @@
+"""One chunk in, its maps and table rows out: the work both engines share.
+
+A `ChunkExplainer` holds one `kv.Visualizer` (one compiled map function for
+the whole job) and one compiled forward function for the table's
+`predicted` and `score` columns. `explain(chunk)` turns a `Chunk` into maps
+in the store's dtype and one row per input; the local engine calls it in the
+main process, each Ray actor calls it on its own copy.
+
+Targets are made per chunk so that every input's map depends on the input
+alone, never on how the job was split into chunks, resumed or spread over
+workers:
+
+- per-input classes (an array of `N` ints) are sliced to the chunk;
+- `target="loss"` uses the source's labels when it has them (`(image, label)`
+  datasets, `(images, labels)` arrays), else the predicted class;
+- `target="random"` draws with seed `seed + chunk index` (the Visualizer's
+  seeded draw, restarted per chunk).
+
+Example:
+
+```python
+explainer = ChunkExplainer(model, ("saliency", "guided"), target="max", dtype="float16")
+maps, rows = explainer.explain(chunk)
+```
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from kerasviz import targets as targets_lib
+from kerasviz.datasets.sources import Chunk
+from kerasviz.errors import FileReadError, InvalidInputError, InvalidTargetError
+
+
+class ChunkExplainer:
+    """The maps and table rows of one chunk at a time.
+
+    Args:
+        model: the Keras model.
+        rules: rule names.
+        target: the target spec, as `kv.explain_dataset` takes it.
+        method: a `kv.methods` method, or `None`. Defaults to `None`.
+        num_inputs: N, to check per-input targets. Defaults to `None`.
+        has_labels: whether chunks carry the source's labels. Defaults to `False`.
+        dtype: the stored dtype. Defaults to `"float16"`.
+        on_error: `"raise"` or `"skip"`. Defaults to `"raise"`.
+        source_kind: `"files"`, `"array"` or `"tf.data"` (for messages).
+            Defaults to `"array"`.
+        **visualizer_kwargs: `output`, `preprocess`, `logits`,
+            `on_unsupported`, `batch_size`, `seed`, `jit_compile` for the
+            `Visualizer`.
+
+    Raises:
+        InvalidTargetError: for a target that does not fit a dataset job.
+    """
+
+    def __init__(self, model, rules, *, target="max", method=None, num_inputs: int | None = None,
+                 has_labels: bool = False, dtype: str = "float16", on_error: str = "raise",
+                 source_kind: str = "array", **visualizer_kwargs):
+        import tensorflow as tf
+
+        from kerasviz.visualizer import Visualizer
+
+        self.viz = Visualizer(model, rules, **visualizer_kwargs)
+        self.rules = self.viz.rules
+        self.target = check_target(target, num_inputs, seed=self.viz.seed)
+        self.method = method
+        self.has_labels = has_labels
+        self.dtype = np.dtype(dtype)
+        self.on_error = on_error
+        self.source_kind = source_kind
+        self.image_shape = tuple(self.viz.input_shape[1:])
+        self._overflow_warned = False
+        viz = self.viz
+
+        # one trace for every chunk size (the last chunk is smaller)
+        signature = [tf.TensorSpec((None, *self.image_shape), tf.float32)]
+
+        @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
+        def logits_of(x):
+            if viz.preprocess is not None:
+                x = viz.preprocess(x)
+            return tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
+
+        self._logits_of = logits_of
+
+    def map_shape(self, image_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one map: the image's, unless the method says otherwise (Grad-CAM)."""
+        if self.method is None or type(self.method).__name__ in ("Gradient", "GradientXInput"):
+            return tuple(image_shape)
+        probe = Chunk(0, 0, np.zeros((1, *image_shape), np.float32), ["probe"],
+                      np.zeros(1, np.int64), [None])
+        maps = self._maps(self.chunk_target(probe, np.ones(1, bool)), probe.images)
+        return tuple(next(iter(maps.values())).shape[1:])
+
+    def chunk_target(self, chunk: Chunk, ok: np.ndarray) -> targets_lib.Target:
+        """The chunk's own target (see the module docstring), for its readable rows `ok`."""
+        target = self.target
+        rows = slice(chunk.start, chunk.start + len(chunk.ids))
+        if isinstance(target, targets_lib.RandomClass):
+            return targets_lib.RandomClass(target.seed + chunk.index)
+        if isinstance(target, targets_lib.Classes) and target.classes.ndim == 1:
+            return targets_lib.Classes(target.classes[rows][ok])
+        if isinstance(target, targets_lib.Loss):
+            if target.labels is not None:
+                return targets_lib.Loss(target.labels[rows][ok])
+            if self.has_labels:
+                return targets_lib.Loss(chunk.labels[ok])
+        return target
+
+    def explain(self, chunk: Chunk) -> tuple[dict[str, np.ndarray], dict[str, list]]:
+        """Maps (in the store's dtype, NaN for unreadable inputs) and table rows of `chunk`.
+
+        Raises:
+            FileReadError: with `on_error="raise"`, for the chunk's first
+                unreadable file.
+            InvalidInputError: with `on_error="raise"`, for an image with
+                NaN or Inf values.
+        """
+        count = len(chunk.ids)
+        errors = list(chunk.errors)
+        finite = np.isfinite(chunk.images.reshape(count, -1)).all(axis=1)
+        for row in np.flatnonzero(~finite):
+            if errors[row] is None:
+                errors[row] = "the image holds NaN or Inf values"
+        if self.on_error == "raise":
+            self._raise_first(chunk, errors)
+        ok = np.array([e is None for e in errors], bool)
+        predicted = np.full(count, -1, np.int64)
+        classes = np.full(count, -1, np.int64)
+        scores = np.full(count, np.nan, np.float32)
+        maps = None
+        if ok.any():
+            images = chunk.images[ok]
+            target = self.chunk_target(chunk, ok)
+            computed = self._maps(target, images)
+            maps = {}
+            for rule, values in computed.items():
+                full = np.full((count, *values.shape[1:]), np.nan, self.dtype)
+                full[ok] = self._cast(values, rule)
+                maps[rule] = full
+            predicted[ok], classes[ok], scores[ok] = self._table(target, images)
+        if maps is None:  # nothing readable: every map is NaN
+            shape = self.map_shape(chunk.images.shape[1:])
+            maps = {rule: np.full((count, *shape), np.nan, self.dtype) for rule in self.rules}
+        rows = {
+            "id": list(chunk.ids),
+            "status": ["ok" if e is None else f"error: {e}" for e in errors],
+            "label": chunk.labels,
+            "predicted": predicted,
+            "target": classes,
+            "score": scores,
+        }
+        return maps, rows
+
+    # -- internals -------------------------------------------------------------------------
+    def _maps(self, target, images) -> dict[str, np.ndarray]:
+        kwargs = {} if self.method is None else {"method": self.method}
+        return self.viz(images, target=target, progress=False, **kwargs)
+
+    def _table(self, target, images):
+        import tensorflow as tf
+
+        logits = self._logits_of(tf.constant(images))
+        predicted = np.argmax(logits.numpy(), axis=-1)
+        num_classes = int(logits.shape[-1])
+        fixed = target.for_predicted(predicted, num_classes) if target.reads_prediction else target
+        if isinstance(fixed, targets_lib.Classes):
+            classes = np.broadcast_to(fixed.classes, predicted.shape)
+        elif isinstance(fixed, targets_lib.Loss) and fixed.labels is not None:
+            classes = fixed.labels.reshape(-1)
+        else:
+            classes = np.full(predicted.shape, -1)
+        if target.layer is not None:  # a Neuron: its score is inside the network
+            scores = np.full(predicted.shape, np.nan, np.float32)
+        else:
+            aux = np.asarray(fixed.aux(len(images), num_classes))
+            scores = fixed.scores(logits, tf.constant(aux)).numpy()
+        return predicted, classes, scores
+
+    def _cast(self, values: np.ndarray, rule: str) -> np.ndarray:
+        cast = values.astype(self.dtype, copy=False)
+        if not self._overflow_warned and cast.dtype != values.dtype:
+            overflow = np.isinf(cast) & np.isfinite(values)
+            if overflow.any():
+                self._overflow_warned = True
+                warnings.warn(
+                    f"{int(overflow.sum())} values of the {rule!r} maps exceed the range of "
+                    f"{self.dtype.name} (max {np.finfo(self.dtype).max:g}) and are stored as Inf; "
+                    f"use dtype='float32' to keep them.", RuntimeWarning, stacklevel=2,
+                )
+        return cast
+
+    def _raise_first(self, chunk: Chunk, errors: list) -> None:
+        for row, reason in enumerate(errors):
+            if reason is None:
+                continue
+            name, position = chunk.ids[row], chunk.start + row
+            fix = (
+                "Chunks before it are saved: fix the input and rerun the same call to resume, or "
+                "pass on_error='skip' (command line: --on-error skip) to record it as an error "
+                "row and go on."
+            )
+            if self.source_kind == "files":
+                raise FileReadError(f"Cannot read image {name!r} (input {position}): {reason}. {fix} "
+                                    f"Received: path={name!r}")
+            raise InvalidInputError(f"Input {name!r} (position {position}): {reason}. {fix} "
+                                    f"Received: id={name!r}")
+
+
+def check_target(target, num_inputs: int | None, *, seed: int = 0) -> targets_lib.Target:
+    """`target` as a `Target` that a dataset job can split into chunks.
+
+    Raises:
+        InvalidTargetError: for `K` classes per input (the store holds one
+            map per input and rule), or per-input classes or labels whose
+            count is not the number of inputs.
+    """
+    resolved = targets_lib.resolve(target, seed=seed)
+    if resolved.num_scores is not None:
+        raise InvalidTargetError(
+            "A dataset job stores one map per input and rule; for K classes per input run one "
+            "job per class (target=k) into separate stores. "
+            f"Received: target of shape {np.shape(target)}"
+        )
+    per_input = None
+    if isinstance(resolved, targets_lib.Classes) and resolved.classes.ndim == 1:
+        per_input = resolved.classes
+    if isinstance(resolved, targets_lib.Loss) and resolved.labels is not None:
+        resolved = targets_lib.Loss(np.asarray(resolved.labels).reshape(-1))
+        per_input = resolved.labels
+    if per_input is not None and num_inputs is not None and len(per_input) != num_inputs:
+        raise InvalidTargetError(
+            f"Per-input classes must give one class per input ({num_inputs}). "
+            f"Received: {len(per_input)} classes"
+        )
+    return resolved

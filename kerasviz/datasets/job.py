@@ -1,0 +1,250 @@
+"""`explain_dataset`: check the arguments, open or create the store, run an engine.
+
+Example:
+
+```python
+store = kv.explain_dataset(model, "photos/", "maps.zarr", rules=("saliency", "guided"))
+```
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+
+from kerasviz import _validation
+from kerasviz import rules as rules_lib
+from kerasviz.datasets.store import DTYPES, MapStore, model_identity, open_maps, stable_repr
+from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
+
+ENGINES = ("local", "ray")
+ON_ERROR = ("raise", "skip")
+
+
+def explain_dataset(
+    model,
+    source,
+    store: str | os.PathLike,
+    rules: Iterable[str] = rules_lib.RULES,
+    target="max",
+    method=None,
+    *,
+    batch_size: int = 32,
+    image_size: int | tuple[int, int] | None = None,
+    preprocess: Callable | None = None,
+    dtype: str = "float16",
+    on_error: str = "raise",
+    engine: str = "local",
+    workers: int | None = None,
+    num_gpus: float | None = None,
+    ray_address: str | None = None,
+    restart: bool = False,
+    output: int | str | None = None,
+    logits: bool = True,
+    on_unsupported: str = "warn",
+    seed: int = 0,
+    jit_compile: bool = False,
+    progress: bool = True,
+    storage_options: dict | None = None,
+) -> MapStore:
+    """Maps of every input of a dataset, streamed into a resumable Zarr store.
+
+    Memory stays bounded whatever the dataset's size: inputs are read chunk
+    by chunk (`batch_size` inputs per chunk), decoding overlaps the gradient
+    computation, and each chunk's maps and table rows are written as soon as
+    they are computed. Rerunning the same call after a crash or `kill -9`
+    continues where the job stopped and ends with exactly the store an
+    uninterrupted run writes (chunks not marked done are rewritten).
+
+    Args:
+        model: a Keras model with one image input (as `kv.Visualizer` takes).
+        source: a folder (every non-hidden file below it, sorted), a glob
+            pattern, a list of image files, an `(N, H, W, C)` NumPy array or
+            `np.memmap`, a tuple `(images, labels[, ids])` of arrays, or a
+            finite `tf.data.Dataset` of images, `(image, label)` or
+            `(image, label, id)`, batched or not. Files are decoded on the
+            [0, 255] scale.
+        store: where to write: a local path (conventionally `*.zarr`) or an
+            fsspec URL (`"s3://bucket/maps.zarr"`).
+        rules: rule names or aliases. Defaults to `kv.RULES`.
+        target: `"max"`, a class index, one class per input, `"random"`
+            (seeded per chunk: `seed + chunk index`), `"loss"` (with the
+            source's labels when it has them), a callable or a
+            `kv.targets.Target`. Defaults to `"max"`.
+        method: any method the `Visualizer` takes (`kv.methods`), or `None`
+            for the gradient. Defaults to `None`.
+        batch_size: inputs per forward pass, and per chunk of the store.
+            Defaults to `32`.
+        image_size: `(height, width)` or one side that images are fitted to
+            (center crop to the aspect ratio, then bilinear resize). Defaults
+            to `None` (the model's input size).
+        preprocess: a function applied inside the gradient computation, as
+            for `Visualizer`. Part of the settings by its module and name.
+            Defaults to `None`.
+        dtype: the maps' stored dtype, `"float16"` (half the disk, about 3
+            significant digits, magnitudes up to 65504) or `"float32"`.
+            Defaults to `"float16"`.
+        on_error: `"raise"` stops at the first unreadable input with an
+            error naming it (the chunks before it are kept); `"skip"` writes
+            its row with status `"error: <reason>"` and NaN maps, and goes
+            on. Defaults to `"raise"`.
+        engine: `"local"` (this process) or `"ray"` (Ray Data actors, see
+            `kerasviz.datasets.ray_engine`). Defaults to `"local"`.
+        workers: Ray actors. Defaults to `None` (one per GPU of the cluster,
+            else 1).
+        num_gpus: GPUs per Ray actor. Defaults to `None` (1 when the cluster
+            has GPUs, else 0).
+        ray_address: the address of a running Ray cluster (`"auto"`,
+            `"ray://head:10001"`). Defaults to `None`: use the Ray instance
+            this process already started, else start a local one for the
+            job.
+        restart: delete the store's content and start over, instead of
+            resuming. Defaults to `False`.
+        output: which output to explain for models with several. Defaults
+            to `None`.
+        logits: explain pre-softmax logits. Defaults to `True`.
+        on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
+            activations. Defaults to `"warn"`.
+        seed: seed of `target="random"`. Defaults to `0`.
+        jit_compile: compile with XLA (not part of the settings: a store may
+            be finished with or without it). Defaults to `False`.
+        progress: show a tqdm bar (images/s, time left; one per Ray worker).
+            Defaults to `True`.
+        storage_options: fsspec options for a URL store. Defaults to `None`.
+
+    Returns:
+        The finished store, opened for reading (`kv.open_maps`).
+
+    Raises:
+        StoreSettingsError: if the store holds maps made with other settings
+            (the message lists them; pass `restart=True`).
+        StoreError: if another job is writing the store, or a write fails
+            (the store then resumes cleanly).
+        FileReadError: for an unreadable file with `on_error="raise"`.
+        InvalidInputError / InvalidArgumentError / InvalidTargetError: for
+            bad arguments.
+
+    Example:
+
+    ```python
+    store = kv.explain_dataset(model, "photos/", "maps.zarr", rules=("saliency", "guided"),
+                               on_error="skip")
+    store["guided"][0]                      # the first map, (H, W, C)
+    store.table.query("status != 'ok'")     # the files that could not be read
+    ```
+    """
+    import keras
+
+    from kerasviz.datasets.explainer import ChunkExplainer
+    from kerasviz.datasets.lock import JobLock
+    from kerasviz.datasets.sources import iter_ranges, resolve_source
+    from kerasviz.datasets.store import StoreWriter
+
+    path = os.fspath(store)
+    rules = rules_lib.canonical_names(rules)
+    batch_size = _validation.positive_int(batch_size, "batch_size")
+    _validation.one_of(dtype, "dtype", DTYPES, what="map dtype")
+    _validation.one_of(on_error, "on_error", ON_ERROR, what="on_error choice")
+    _validation.one_of(engine, "engine", ENGINES, what="engine")
+    workers = _validation.positive_int(workers, "workers", allow_none=True)
+    if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
+        raise UnsupportedModelError(
+            "explain_dataset takes a keras.Model with one image input. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    input_shape = tuple(model.inputs[0].shape)
+    size = _image_size(input_shape, image_size, source)
+    data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+    visualizer_kwargs = dict(output=output, preprocess=preprocess, logits=logits,
+                             on_unsupported=on_unsupported, batch_size=batch_size, seed=seed,
+                             jit_compile=jit_compile)
+    explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
+                               has_labels=data.has_labels, dtype=dtype, on_error=on_error,
+                               source_kind=data.kind, **visualizer_kwargs)
+    settings = {
+        "model": model_identity(model),
+        "rules": list(explainer.rules),
+        "method": _method_text(method),
+        "target": stable_repr(explainer.target) if not _per_input(explainer.target) else
+        f"{type(explainer.target).__name__}(per input, sha256:{_digest(explainer.target)})",
+        "image_size": list(size),
+        "dtype": dtype,
+        "batch_size": batch_size,
+        "preprocess": stable_repr(preprocess),
+        "output": explainer.viz.output_index,
+        "logits": bool(logits),
+        "seed": int(seed),
+        "source": data.identity(),
+    }
+    with JobLock(path, storage_options):
+        writer = StoreWriter(
+            path, settings=settings, rules=explainer.rules, num_inputs=len(data),
+            chunk_size=batch_size, map_shape=explainer.map_shape((*size, int(input_shape[-1]))),
+            dtype=dtype, restart=restart, storage_options=storage_options,
+        )
+        ranges = iter_ranges(len(data), batch_size, writer.done())
+        if engine == "local":
+            from kerasviz.datasets.local import run_local
+
+            run_local(explainer, data, writer, ranges, progress=progress)
+        else:
+            from kerasviz.datasets.ray_engine import run_ray
+
+            run_ray(model, data, writer, ranges, rules=explainer.rules, target=explainer.target,
+                    method=method, dtype=dtype, on_error=on_error, workers=workers,
+                    num_gpus=num_gpus, ray_address=ray_address, progress=progress,
+                    storage_options=storage_options, **visualizer_kwargs)
+    return open_maps(path, storage_options=storage_options)
+
+
+def _image_size(input_shape: tuple, image_size, source) -> tuple[int, int]:
+    if image_size is not None:
+        if _validation.is_int(image_size):
+            image_size = (image_size, image_size)
+        if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+                or not all(_validation.is_int(s) and s > 0 for s in image_size)):
+            raise InvalidArgumentError(
+                f"image_size is one positive int or (height, width). Received: image_size={image_size!r}"
+            )
+        model_size = input_shape[1:3]
+        for want, got in zip(model_size, image_size):
+            if want is not None and want != got:
+                raise InvalidArgumentError(
+                    f"image_size does not fit the model, which takes {tuple(input_shape[1:])} images. "
+                    f"Received: image_size={tuple(image_size)}"
+                )
+        return int(image_size[0]), int(image_size[1])
+    if None not in input_shape[1:3]:
+        return int(input_shape[1]), int(input_shape[2])
+    shape = getattr(source[0] if isinstance(source, tuple) else source, "shape", None)
+    if shape is not None and len(shape) == 4:
+        return int(shape[1]), int(shape[2])
+    raise InvalidArgumentError(
+        f"The model takes images of any size {tuple(input_shape[1:])}: say which with "
+        f"image_size=(height, width). Received: image_size=None"
+    )
+
+
+def _method_text(method) -> str:
+    try:  # None and "gradient" both mean Gradient()
+        from kerasviz import methods
+
+        return stable_repr(methods.resolve(method))
+    except ImportError:  # pragma: no cover - before kv.methods existed
+        return stable_repr(method)
+
+
+def _per_input(target) -> bool:
+    from kerasviz import targets
+
+    return (isinstance(target, targets.Classes) and target.classes.ndim == 1) or (
+        isinstance(target, targets.Loss) and target.labels is not None)
+
+
+def _digest(target) -> str:
+    import hashlib
+
+    import numpy as np
+
+    values = target.classes if hasattr(target, "classes") else target.labels
+    return hashlib.sha256(np.ascontiguousarray(values, np.int64).tobytes()).hexdigest()[:16]
