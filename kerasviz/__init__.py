@@ -15,7 +15,7 @@ kv.render.plot_maps(images, maps, path="maps.png")
 """
 
 from kerasviz import _backend_check  # noqa: F401  (must come first)
-from kerasviz import errors, rules, targets
+from kerasviz import errors, methods, rules, targets
 from kerasviz import layers  # noqa: F401  (registers the serializable layers for load_model)
 from kerasviz.rewrite import RewriteReport, layer_paths, rewrite, tap
 from kerasviz.rules import RULES
@@ -39,6 +39,7 @@ __all__ = [
     "explain_dataset",
     "layers",
     "layer_paths",
+    "methods",
     "randomization",
     "open_maps",
     "render",

@@ -65,6 +65,29 @@ class Target:
     def check(self, shape) -> None:
         """Raise `InvalidTargetError` if the target does not fit outputs of `shape`."""
 
+    #: whether `scores` picks classes from the model's own prediction ("max", "random", ...).
+    reads_prediction: bool = False
+
+    def for_predicted(self, predicted: np.ndarray, num_classes: int) -> Target:
+        """This target with the classes it reads off the prediction fixed to `predicted`.
+
+        Methods that differentiate copies of each image (the noisy copies of
+        `kv.methods.SmoothGrad`, the path points of
+        `kv.methods.IntegratedGradients`) call it with the classes the model
+        predicts for the original images, so that every copy is
+        differentiated for the class chosen on the original. Targets with
+        `reads_prediction` false return themselves.
+
+        Args:
+            predicted: the predicted class of each image, shaped `(N,)`.
+            num_classes: the number of classes of the explained output.
+
+        Returns:
+            A `Target` that does not depend on the prediction.
+        """
+        del predicted, num_classes
+        return self
+
     def cache_key(self) -> tuple:
         """Targets with equal keys share one compiled function."""
         return (type(self).__name__, self.layer, self.num_scores)
@@ -80,6 +103,11 @@ def _predicted(outputs: tf.Tensor) -> tf.Tensor:
 
 class MaxLogit(Target):
     """The largest logit of each sample (`target="max"`)."""
+
+    reads_prediction = True
+
+    def for_predicted(self, predicted, num_classes):
+        return Classes(np.asarray(predicted, np.int64))
 
     def scores(self, outputs, aux):
         return _gather(outputs, _predicted(outputs)[:, None])[:, 0]
@@ -238,6 +266,11 @@ class RandomClass(Target):
         # draws to classes the way `random_other_classes` does.
         return _other_class_draws(num_samples, num_classes, 1, self.seed).astype(np.int32)
 
+    reads_prediction = True
+
+    def for_predicted(self, predicted, num_classes):
+        return Classes(random_other_classes(np.asarray(predicted), num_classes, 1, self.seed)[:, 0])
+
     def scores(self, outputs, aux):
         predicted = _predicted(outputs)[:, None]
         classes = aux + tf.cast(aux >= predicted, aux.dtype)
@@ -262,6 +295,13 @@ class Loss(Target):
         if self.labels is None:
             return np.full((num_samples, 1), -1, np.int32)
         return Classes(self.labels.reshape(-1)).aux(num_samples, num_classes)
+
+    @property
+    def reads_prediction(self):
+        return self.labels is None
+
+    def for_predicted(self, predicted, num_classes):
+        return Loss(np.asarray(predicted, np.int64)) if self.labels is None else self
 
     def scores(self, outputs, aux):
         labels = tf.where(aux[:, 0] < 0, _predicted(outputs), aux[:, 0])

@@ -26,6 +26,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from kerasviz import _validation
+from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
@@ -124,6 +125,7 @@ class Visualizer:
         images,
         target: targets_lib.TargetLike = "max",
         *,
+        method: methods_lib.MethodLike = None,
         labels: Sequence[int] | np.ndarray | None = None,
         batch_size: int | None = None,
         progress: bool = True,
@@ -140,15 +142,21 @@ class Visualizer:
             target: what to differentiate: `"max"`, an int, one int per
                 sample, `(N, K)` ints, `"random"`, `"loss"`, a callable or a
                 `kv.targets.Target`. Defaults to `"max"`.
+            method: how the gradients become maps: a `kv.methods` method
+                (`GradientXInput()`, `SmoothGrad(...)`,
+                `IntegratedGradients(...)`, `GradCAM(...)`,
+                `GuidedGradCAM(...)`), one of `kv.methods.NAMES`, or `None`
+                for the gradient itself. Defaults to `None`.
             labels: labels for `target="loss"` (default: predicted classes).
-            batch_size: overrides the visualizer's batch size.
+            batch_size: overrides the visualizer's batch size. It counts
+                forward images: noisy copies and path points too.
             progress: show a progress bar when there is more than one batch.
                 Defaults to `True`.
 
         Returns:
             `{rule: float32 array}` shaped like `images`, or `(N, K, ...)`
-            for K classes per sample. Raw gradients: normalize with
-            `kv.render`.
+            for K classes per sample (`(N, H, W)` / `(N, K, H, W)` for
+            `GradCAM`). Raw values: normalize with `kv.render`.
 
         Raises:
             InvalidInputError: for images of the wrong rank, size or channel
@@ -158,20 +166,27 @@ class Visualizer:
         if isinstance(images, tf.data.Dataset):
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
         images = _validation.image_batch(images, self.input_shape)
+        method = methods_lib.resolve(method)
         target = self._target(target, labels)
         num_samples = images.shape[0]
-        aux = np.asarray(target.aux(num_samples, self._target_width(target, images.shape)))
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
-        function = self._function(target)
-        chunks: dict[str, list[np.ndarray]] = {rule: [] for rule in self.rules}
-        starts = range(0, num_samples, batch)
+        if method.copies > 1 and target.reads_prediction:
+            # Copies of an image (noise, path points) are differentiated for the
+            # class chosen on the image itself, not for each copy's own top class.
+            predicted = np.argmax(self.predict(images, batch_size=batch), axis=-1)
+            target = target.for_predicted(predicted, self.num_classes)
+        aux = np.asarray(target.aux(num_samples, self._target_width(target, images.shape)))
+        function = self._function(target, method)
+        reducer = method._reducer(images, self.rules)
+        total = num_samples * method.copies  # forward images
+        starts = range(0, total, batch)
         for start in tqdm(starts, desc="kerasviz", unit="batch", disable=not progress or len(starts) < 2):
-            stop = start + batch
+            sample, copy = np.divmod(np.arange(start, min(start + batch, total)), method.copies)
+            x = images[start:start + batch] if method.copies == 1 else method._inputs(images, sample, copy)
             with rules_lib.released_custom_gradients():  # a trace's entries would hold the weights forever
-                maps = function(tf.constant(images[start:stop]), tf.constant(aux[start:stop]))
-            for rule in self.rules:
-                chunks[rule].append(maps[rule].numpy())
-        return {rule: np.concatenate(parts).astype(np.float32, copy=False) for rule, parts in chunks.items()}
+                maps = function(tf.constant(x), tf.constant(aux[sample]))
+            reducer.add(sample, {rule: maps[rule].numpy() for rule in self.rules})
+        return reducer.result()
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """The explained output (logits) for `images`, as the maps see it."""
@@ -262,31 +277,50 @@ class Visualizer:
             return self._tap(layer, with_output=False)(x, training=False)
         return _flat_outputs_of(self.model(x, training=False))[self.output_index]
 
-    def _function(self, target: targets_lib.Target) -> Callable:
-        key = target.cache_key()
+    def _function(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
+        key = target.cache_key() + method.cache_key()
         if key not in self._functions:
-            self._functions[key] = self._compile(target)
+            self._functions[key] = self._compile(target, method)
         return self._functions[key]
 
-    def _compile(self, target: targets_lib.Target) -> Callable:
+    def _forward(self, x: tf.Tensor, layer: str | None, cam_layer: str | None):
+        """The explained tensor and, when `cam_layer` is given, that layer's activations."""
+        if cam_layer is None:
+            return self._outputs(x, layer), None
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        if layer is None:
+            activations, outputs = self._tap(cam_layer, with_output=True)(x, training=False)
+            return outputs, activations
+        key = ("cam", cam_layer, layer)
+        if key not in self._submodels:
+            self._submodels[key] = tap(self.model, [cam_layer, layer], outputs=False)
+        activations, outputs = self._submodels[key](x, training=False)
+        return outputs, activations
+
+    def _compile(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
         rules = self.rules
         vectorized = target.num_scores is not None
+        cam_layer = methods_lib.cam_layer(self.model, method) if method.needs_layer else None
+        persistent = method._backward_passes(rules, vectorized) > 1
 
         # autograph=False: no tensor-dependent Python control flow here, and
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
         def compute(x, aux):
-            with tf.GradientTape(persistent=len(rules) > 1) as tape:
+            with tf.GradientTape(persistent=persistent) as tape:
                 tape.watch(x)
-                scores = target.scores(self._outputs(x, target.layer), aux)
-            maps = {}
-            for rule in rules:
+                outputs, activations = self._forward(x, target.layer, cam_layer)
+                scores = target.scores(outputs, aux)
+
+            def differentiate(rule, sources):
+                """One backward pass under `rule`: d scores / d each source."""
                 with rules_lib.backward_rule(rule):
                     if vectorized:
-                        maps[rule] = tape.batch_jacobian(scores, x)
-                    else:
-                        maps[rule] = tape.gradient(scores, x)
-            return maps
+                        return [tape.batch_jacobian(scores, source) for source in sources]
+                    return tape.gradient(scores, list(sources))
+
+            return method._graph(x, activations, differentiate, rules, vectorized, cam_layer)
 
         # Each Visualizer (and each kind of target) compiles its own function by
         # design. TensorFlow counts traces per code object, so functions sharing
@@ -306,16 +340,18 @@ def visualize(
     """One-shot form of `Visualizer(model, rules, ...)(images, target)`.
 
     Keyword arguments go to `Visualizer` (`output`, `preprocess`, `logits`,
-    `on_unsupported`, `batch_size`, `seed`) or to the call (`labels`,
-    `progress`). For repeated calls keep a `Visualizer`: it compiles once.
+    `on_unsupported`, `batch_size`, `seed`) or to the call (`method`,
+    `labels`, `progress`). For repeated calls keep a `Visualizer`: it
+    compiles once.
 
     Example:
 
     ```python
     maps = kv.visualize(model, images, rules=("saliency", "guided"), target="max")
+    smooth = kv.visualize(model, images, rules=("guided",), method=kv.methods.SmoothGrad())
     ```
     """
-    call_keys = {"labels", "progress"}
+    call_keys = {"method", "labels", "progress"}
     call_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in call_keys}
     return Visualizer(model, rules, **kwargs)(images, target, **call_kwargs)
 
