@@ -40,6 +40,7 @@ from typing import Literal
 import keras
 from keras.src.ops import nn as keras_nn_ops
 
+from kerasviz import _validation
 from kerasviz import rules as rules_lib
 from kerasviz.errors import UnknownLayerError, UnsupportedActivationError, UnsupportedModelError
 from kerasviz.layers import SoftmaxRemoved  # re-exported: kerasviz.rewrite.SoftmaxRemoved
@@ -132,6 +133,8 @@ def rewrite(
         UnknownRuleError: for an unknown rule.
         UnsupportedModelError: for a subclassed or unbuilt model.
         UnsupportedActivationError: with `on_unsupported="error"`.
+        InvalidArgumentError: (a `ValueError`) for an `on_unsupported` other
+            than `"error"`, `"warn"` or `"keep"`.
 
     Example:
 
@@ -144,11 +147,7 @@ def rewrite(
     ```
     """
     name = rules_lib.canonical_name(rule)
-    if on_unsupported not in _ON_UNSUPPORTED:
-        raise ValueError(
-            f"on_unsupported must be one of {_ON_UNSUPPORTED}. "
-            f"Received: on_unsupported={on_unsupported!r}"
-        )
+    _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     report = RewriteReport(rule=name)
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
         new_model = _Rewriter(name, report).model(model, logits=logits)

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import kerasviz as kv
 from kerasviz.errors import (
+    InvalidArgumentError,
     KerasvizError,
     UnsupportedActivationError,
     UnsupportedModelError,
@@ -430,6 +431,20 @@ def test_on_unsupported_error_refuses():
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize("value", ["ignore", None, "Error"])
+def test_on_unsupported_must_be_a_known_policy(value):
+    message = f"Unknown on_unsupported policy. Known: 'error', 'warn', 'keep'. Received: on_unsupported={value!r}"
+    model = _tanh_silu_model()
+    for call in (
+        lambda: kv.rewrite(model, "guided", on_unsupported=value),
+        lambda: kv.Visualizer(model, on_unsupported=value),
+    ):
+        with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+            call()
+        assert isinstance(info.value, KerasvizError)
+        assert isinstance(info.value, ValueError)
+
+
 def test_on_unsupported_warn_warns_and_keeps_them():
     model = _tanh_silu_model()
     x = _images(model)
@@ -454,15 +469,6 @@ def test_on_unsupported_keep_is_silent():
     assert report.unsupported == ["tanh_dense (tanh)", "silu (silu)"]
     assert dict(report.replaced) == {"fused relu in Dense": 1}
     np.testing.assert_allclose(keras.ops.softmax(rewritten(x)).numpy(), model(x).numpy(), atol=1e-6)
-
-
-def test_bad_on_unsupported_value_raises():
-    message = (
-        "on_unsupported must be one of ('error', 'warn', 'keep'). "
-        "Received: on_unsupported='ignore'"
-    )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-        kv.rewrite(_tanh_silu_model(), "guided", on_unsupported="ignore")
 
 
 # -- the paper's property -------------------------------------------------------------
