@@ -29,7 +29,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz import normalize as normalize_lib
+from kerasviz.errors import InvalidInputError
 
 
 def normalize_minmax(m: np.ndarray) -> np.ndarray:
@@ -83,13 +85,9 @@ def normalization(how: str) -> Callable[[np.ndarray], np.ndarray]:
     """The normalization function named `how` (a key of `NORMALIZATIONS`).
 
     Raises:
-        ValueError: for an unknown name.
+        InvalidArgumentError: (a `ValueError`) for an unknown name.
     """
-    if how not in NORMALIZATIONS:
-        raise ValueError(
-            f"Unknown normalization. Known: {', '.join(NORMALIZATIONS)}. Received: normalize={how!r}"
-        )
-    return NORMALIZATIONS[how]
+    return NORMALIZATIONS[_validation.one_of(how, "normalize", NORMALIZATIONS, what="normalization")]
 
 
 def normalize(m: np.ndarray, how: str = "minmax") -> np.ndarray:
@@ -146,7 +144,9 @@ def plot_maps(
         The matplotlib `Figure`.
 
     Raises:
-        ValueError: when a map's shape does not match the images.
+        InvalidInputError: (a `ValueError`) when `images` is not a non-empty
+            `(N, H, W, C)` batch or a map's shape does not match the images.
+        InvalidArgumentError: (a `ValueError`) for an unknown `normalize`.
 
     Example:
 
@@ -158,10 +158,13 @@ def plot_maps(
 
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[0] == 0:
-        raise ValueError(f"images must be a non-empty (N, H, W, C) array. Received: shape={images.shape}")
+        raise InvalidInputError(
+            f"`images` must be a non-empty batch shaped (N, H, W, C); for one image, pass "
+            f"images[None]. Received: shape={images.shape}"
+        )
     for rule, rule_maps in maps.items():
         if np.shape(rule_maps) != images.shape:
-            raise ValueError(
+            raise InvalidInputError(
                 f"The {rule!r} maps must be shaped like the images {images.shape}; "
                 f"for K classes per sample plot one class at a time (maps[rule][:, k]). "
                 f"Received: shape={np.shape(rule_maps)}"

@@ -1,9 +1,16 @@
 """Tests for kerasviz.render: normalizations by hand, figures on disk."""
 
+import re
+
 import numpy as np
 import pytest
 
 from kerasviz import render
+from kerasviz.errors import InvalidArgumentError, InvalidInputError, KerasvizError
+
+
+def _raises(error, message):
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
 
 
 def test_minmax_is_joint_over_pixels_and_channels():
@@ -40,8 +47,17 @@ def test_percentile_clips_outliers():
 
 
 def test_unknown_normalization_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"Known: minmax, abs, diverging, percentile\. Received: normalize='bogus'"):
-        render.normalize(np.zeros((2, 2, 1)), "bogus")
+    message = "Unknown normalization. Known: 'minmax', 'abs', 'diverging', 'percentile'. Received: normalize='bogus'"
+    for call in (
+        lambda: render.normalize(np.zeros((2, 2, 1)), "bogus"),
+        lambda: render.normalization("bogus"),
+        lambda: render.tile_row(np.zeros((2, 2, 1)), [np.zeros((2, 2, 1))], "bogus"),
+        lambda: render.plot_maps(np.zeros((1, 2, 2, 1)), {"guided": np.zeros((1, 2, 2, 1))}, normalize="bogus"),
+    ):
+        with _raises(InvalidArgumentError, message) as info:
+            call()
+        assert isinstance(info.value, KerasvizError)
+        assert isinstance(info.value, ValueError)
 
 
 def test_plot_maps_writes_a_png_of_the_right_grid(tmp_path):
@@ -59,8 +75,24 @@ def test_plot_maps_writes_a_png_of_the_right_grid(tmp_path):
 
 def test_plot_maps_rejects_maps_of_another_shape():
     images = np.zeros((2, 8, 8, 3))
-    with pytest.raises(ValueError, match=r"Received: shape=\(2, 3, 8, 8, 3\)"):
+    message = (
+        "The 'guided' maps must be shaped like the images (2, 8, 8, 3); for K classes per sample "
+        "plot one class at a time (maps[rule][:, k]). Received: shape=(2, 3, 8, 8, 3)"
+    )
+    with _raises(InvalidInputError, message) as info:
         render.plot_maps(images, {"guided": np.zeros((2, 3, 8, 8, 3))})
+    assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("shape", [(8, 8, 3), (0, 8, 8, 3)])
+def test_plot_maps_rejects_images_that_are_not_a_batch(shape):
+    message = (
+        "`images` must be a non-empty batch shaped (N, H, W, C); for one image, pass "
+        f"images[None]. Received: shape={shape}"
+    )
+    with _raises(InvalidInputError, message) as info:
+        render.plot_maps(np.zeros(shape), {"guided": np.zeros(shape)})
+    assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
 
 
 def test_tile_row_puts_image_and_maps_side_by_side():
