@@ -558,12 +558,7 @@ def cascade_order(
     ```
     """
     all_layers = [layer.name for layer in weight_layers(model)]
-    if max_layers is not None and (
-        isinstance(max_layers, bool) or not isinstance(max_layers, (int, np.integer)) or max_layers < 1
-    ):
-        raise InvalidInputError(
-            f"max_layers must be a positive int. Received: max_layers={max_layers!r}"
-        )
+    max_layers = _validation.positive_int(max_layers, "max_layers", allow_none=True)
     if layers is None:
         indices = list(range(len(all_layers)))
     else:
@@ -594,7 +589,7 @@ def cascade_order(
                     f"(by name or index 0..{n - 1}): {all_layers}. Received: layers={layers!r}"
                 )
     order = sorted(set(indices), reverse=True)
-    return order[: int(max_layers)] if max_layers is not None else order
+    return order[:max_layers] if max_layers is not None else order
 
 
 def cascade_steps(model: keras.Model, protocol: ProtocolName = "part") -> list[tuple[int, list[int], str]]:

@@ -38,13 +38,13 @@ import warnings
 from typing import Literal
 
 import keras
-from keras.src.ops import nn as keras_nn_ops
 
-from kerasviz import _validation
+from kerasviz import _compat, _validation
 from kerasviz import rules as rules_lib
 from kerasviz.errors import UnknownLayerError, UnsupportedActivationError, UnsupportedModelError
 from kerasviz.layers import SoftmaxRemoved  # re-exported: kerasviz.rewrite.SoftmaxRemoved
 
+keras_nn_ops = _compat.ops_module("nn")
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
 
@@ -185,7 +185,7 @@ class _Rewriter:
     def model(self, model: keras.Model, *, logits: bool) -> keras.Model:
         if isinstance(model, keras.Sequential):
             return self._sequential(model, logits=logits)
-        if _is_functional(model):
+        if _compat.is_functional(model):
             return self._functional(model, logits=logits)
         raise UnsupportedModelError(
             f"kerasviz can rewrite Functional and Sequential models, not a "
@@ -205,7 +205,7 @@ class _Rewriter:
             )
         source = model.inputs[0]
         inputs = keras.Input(
-            batch_shape=source.shape, dtype=source.dtype, name=source._keras_history.operation.name
+            batch_shape=source.shape, dtype=source.dtype, name=_compat.producing_operation(source).name
         )
         outputs = inputs
         last = len(model.layers) - 1
@@ -215,7 +215,7 @@ class _Rewriter:
         return keras.Model(inputs, outputs, name=model.name)
 
     def _functional(self, model: keras.Model, *, logits: bool) -> keras.Model:
-        final_ids = {id(t._keras_history.operation) for t in model.outputs} if logits else set()
+        final_ids = {id(_compat.producing_operation(t)) for t in model.outputs} if logits else set()
         return keras.models.clone_model(
             model,
             clone_function=lambda layer: self._clone(layer, final=id(layer) in final_ids),
@@ -245,7 +245,7 @@ class _Rewriter:
 
     def _replacement(self, layer, final: bool):
         if isinstance(layer, keras.Model):
-            if isinstance(layer, keras.Sequential) or _is_functional(layer):
+            if isinstance(layer, keras.Sequential) or _compat.is_functional(layer):
                 self.report.nested_models.append(layer.name)
                 return self.model(layer, logits=final)
             self.report.unsupported.append(
@@ -314,12 +314,6 @@ class _Rewriter:
         return layer
 
 
-def _is_functional(model) -> bool:
-    from keras.src.models.functional import Functional
-
-    return isinstance(model, Functional)
-
-
 def _linear_twin(layer):
     """Re-create `layer` with a linear activation, on the same variables."""
     config = layer.get_config()
@@ -350,7 +344,7 @@ def _linear_twin(layer):
                 f"Received: available={sorted(by_name)}"
             )
         variable = by_name[name]
-        self._track_variable(variable)
+        _compat.track_variable(self, variable)
         return variable
 
     object.__setattr__(twin, "add_weight", types.MethodType(add_weight, twin))
@@ -467,7 +461,7 @@ def tap(
             )
         _check_path(model, path)
     inputs = [
-        keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x._keras_history.operation.name)
+        keras.Input(batch_shape=x.shape, dtype=x.dtype, name=_compat.producing_operation(x).name)
         for x in graph.inputs
     ]
     walker = _Tap(layers)
@@ -502,15 +496,14 @@ class _Tap:
 
     def run(self, graph, inputs, prefix: str):
         for x, y in zip(graph.inputs, inputs):
-            self.tensors.setdefault(prefix + x._keras_history.operation.name, y)
-        return graph._run_through_graph(inputs, call_fn=lambda op, *a, **k: self._call(op, prefix, a, k))
+            self.tensors.setdefault(prefix + _compat.producing_operation(x).name, y)
+        return _compat.run_through_graph(graph, inputs, lambda op, *a, **k: self._call(op, prefix, a, k))
 
     def _call(self, op, prefix: str, args, kwargs):
         path = prefix + op.name
         nested = _graph_of(op) if isinstance(op, keras.Model) else None
         if nested is not None and any(w.startswith(path + "/") for w in self.wanted):
-            standardize = getattr(nested, "_standardize_inputs", None)
-            flat = standardize(args[0]) if standardize else keras.tree.flatten(args[0])
+            flat = _compat.standardize_inputs(nested, args[0])
             outputs = self.run(nested, flat, prefix=path + "/")
             outputs = outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
         else:
@@ -531,13 +524,13 @@ class _Tap:
 def _graph_of(model):
     """The Functional graph of a Functional or built Sequential model, else `None`."""
     if isinstance(model, keras.Sequential):
-        return getattr(model, "_functional", None)
-    return model if _is_functional(model) else None
+        return _compat.sequential_graph(model)
+    return model if _compat.is_functional(model) else None
 
 
 def _check_path(model, path: str) -> None:
     paths = layer_paths(model)
-    inputs = {x._keras_history.operation.name for x in _graph_of(model).inputs}
+    inputs = {_compat.producing_operation(x).name for x in _graph_of(model).inputs}
     if path in paths or path in inputs:
         return
     last = path.rsplit("/", 1)[-1]

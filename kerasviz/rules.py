@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 import keras
 import tensorflow as tf
 
+from kerasviz import _compat
 from kerasviz.errors import InvalidArgumentError, UnknownRuleError
 
 RuleFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
@@ -258,20 +259,9 @@ def active_override() -> str | None:
     return getattr(_override, "rule", None)
 
 
-def _gradient_registry() -> dict | None:
-    """TensorFlow's global gradient registry, or `None` if this TF version hides it."""
-    try:
-        from tensorflow.python.framework import ops as tf_ops
-
-        registry = tf_ops._gradient_registry._registry  # noqa: SLF001 - see released_custom_gradients
-    except (ImportError, AttributeError):
-        return None
-    return registry if isinstance(registry, dict) else None
-
-
 def custom_gradient_entries() -> set[str]:
     """Names of the `tf.custom_gradient` functions TensorFlow keeps registered."""
-    registry = _gradient_registry() or {}
+    registry = _compat.gradient_registry() or {}
     return {key for key in registry if str(key).startswith("CustomGradient-")}
 
 
@@ -294,7 +284,7 @@ def released_custom_gradients() -> Iterator[None]:
     try:
         yield
     finally:
-        registry = _gradient_registry()
+        registry = _compat.gradient_registry()
         if registry is not None:
             for key in custom_gradient_entries() - before:
                 registry.pop(key, None)

@@ -283,7 +283,7 @@ def test_cascade_order_is_top_down_and_selects_layers(source):
          "6 is not a weight layer of model 'fashion_cnn'. Weight layers (by name or index 0..5): "
          "['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2', 'fc1', 'predictions']. "
          "Received: layers=[6]"),
-        (dict(max_layers=0), "max_layers must be a positive int. Received: max_layers=0"),
+        (dict(max_layers=0), "`max_layers` must be a positive integer or None. Received: max_layers=0"),
     ],
 )
 def test_cascade_order_validates(source, kwargs, message):
