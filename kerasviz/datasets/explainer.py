@@ -167,7 +167,7 @@ class ChunkExplainer:
         logits = self._logits_of(tf.constant(images))
         predicted = np.argmax(logits.numpy(), axis=-1)
         num_classes = int(logits.shape[-1])
-        fixed = target.for_predicted(predicted, num_classes) if target.reads_prediction else target
+        fixed = _fixed(target, predicted, num_classes)
         if isinstance(fixed, targets_lib.Classes):
             classes = np.broadcast_to(fixed.classes, predicted.shape)
         elif isinstance(fixed, targets_lib.Loss) and fixed.labels is not None:
@@ -209,6 +209,19 @@ class ChunkExplainer:
                                     f"Received: path={name!r}")
             raise InvalidInputError(f"Input {name!r} (position {position}): {reason}. {fix} "
                                     f"Received: id={name!r}")
+
+
+def _fixed(target, predicted: np.ndarray, num_classes: int) -> targets_lib.Target:
+    """`target` with the classes it reads off the prediction fixed (`Target.for_predicted`)."""
+    if hasattr(target, "for_predicted"):
+        return target.for_predicted(predicted, num_classes) if target.reads_prediction else target
+    if isinstance(target, targets_lib.MaxLogit):  # kerasviz without Target.for_predicted
+        return targets_lib.Classes(predicted)
+    if isinstance(target, targets_lib.RandomClass):
+        return targets_lib.Classes(targets_lib.random_other_classes(predicted, num_classes, 1, target.seed)[:, 0])
+    if isinstance(target, targets_lib.Loss) and target.labels is None:
+        return targets_lib.Loss(predicted)
+    return target
 
 
 def check_target(target, num_inputs: int | None, *, seed: int = 0) -> targets_lib.Target:

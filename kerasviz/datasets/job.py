@@ -155,6 +155,10 @@ def explain_dataset(
     input_shape = tuple(model.inputs[0].shape)
     size = _image_size(input_shape, image_size, source)
     data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+    if engine == "ray":
+        from kerasviz.datasets import ray_engine
+
+        ray_engine.check(data)
     visualizer_kwargs = dict(output=output, preprocess=preprocess, logits=logits,
                              on_unsupported=on_unsupported, batch_size=batch_size, seed=seed,
                              jit_compile=jit_compile)

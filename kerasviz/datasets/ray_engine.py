@@ -66,19 +66,10 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
             `on_error="raise"` (chunks finished before are kept).
         StoreError: if a worker's write fails.
     """
-    try:
-        import ray
-        import ray.data
-    except ImportError as err:
-        raise InvalidArgumentError(
-            'engine="ray" needs Ray Data: pip install "kerasviz[ray]". Received: engine=\'ray\''
-        ) from err
-    if isinstance(source, DatasetSource):
-        raise InvalidArgumentError(
-            "A tf.data.Dataset cannot be shipped to Ray workers. Use engine='local', or give "
-            "the images as files or an .npy file opened with np.load(path, mmap_mode='r'). "
-            "Received: source=<tf.data.Dataset>, engine='ray'"
-        )
+    check(source)
+    import ray
+    import ray.data
+
     if not ranges:
         return 0
     started = not ray.is_initialized()
@@ -109,6 +100,27 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         context.enable_progress_bars = bars_before
         if started:
             ray.shutdown()
+
+
+def check(source: Source) -> None:
+    """Refuse, before any store is touched, a job the Ray engine cannot run.
+
+    Raises:
+        InvalidArgumentError: without Ray Data installed, or for a
+            `tf.data` source.
+    """
+    try:
+        import ray.data  # noqa: F401
+    except ImportError as err:
+        raise InvalidArgumentError(
+            'engine="ray" needs Ray Data: pip install "kerasviz[ray]". Received: engine=\'ray\''
+        ) from err
+    if isinstance(source, DatasetSource):
+        raise InvalidArgumentError(
+            "A tf.data.Dataset cannot be shipped to Ray workers. Use engine='local', or give "
+            "the images as files or an .npy file opened with np.load(path, mmap_mode='r'). "
+            "Received: source=<tf.data.Dataset>, engine='ray'"
+        )
 
 
 def _follow(dataset, source: Source, ranges: list[ChunkRange], progress: bool) -> int:

@@ -1,0 +1,56 @@
+"""The Ray Data engine writes the store the local engine writes.
+
+One local Ray instance with 2 CPUs serves the module (Ray's start-up and its
+actors' TensorFlow imports take most of the time on a small machine).
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import RULES, bad_files
+
+import kerasviz as kv
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    if started:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+def test_ray_engine_equals_the_local_engine(model, photo_dir, tmp_path, local_ray):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in sorted(photo_dir.glob("*.png")):
+        (folder / path.name).write_bytes(path.read_bytes())
+    bad_files(folder)
+    kwargs = dict(rules=RULES, batch_size=2, on_error="skip", progress=False)
+    local = kv.explain_dataset(model, folder, str(tmp_path / "local.zarr"), **kwargs)
+    distributed = kv.explain_dataset(model, folder, str(tmp_path / "ray.zarr"), engine="ray", workers=2,
+                                     **kwargs)
+    assert distributed.complete and len(distributed) == 13
+    for rule in RULES:
+        np.testing.assert_array_equal(distributed[rule][:], local[rule][:])
+    assert distributed.table.equals(local.table)
+    assert distributed.settings == local.settings
+    assert (distributed.table["status"] != "ok").sum() == 3
+    assert ray.is_initialized()  # the job used this instance and left it running
+
+
+def test_a_tf_data_source_is_refused_before_the_store_is_made(model, images, tmp_path):
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    with pytest.raises(kv.errors.InvalidArgumentError) as info:
+        kv.explain_dataset(model, dataset, str(tmp_path / "r.zarr"), engine="ray")
+    assert str(info.value) == (
+        "A tf.data.Dataset cannot be shipped to Ray workers. Use engine='local', or give the images "
+        "as files or an .npy file opened with np.load(path, mmap_mode='r'). "
+        "Received: source=<tf.data.Dataset>, engine='ray'"
+    )
+    assert not (tmp_path / "r.zarr").exists()
