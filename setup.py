@@ -24,9 +24,12 @@ setup(
         "scikit-image",
         "tensorboard",
         "tqdm",
+        "zarr>=3",
+        "pandas",
     ],
     extras_require={
-        "test": ["pytest", "mkdocs", "mkdocstrings[python]"],
+        "test": ["pytest", "mkdocs", "mkdocstrings[python]", "ray[data]"],
+        "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
     },
     entry_points={"console_scripts": ["kerasviz=kerasviz.cli:main"]},
