@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz.analysis import theory
 from kerasviz.analysis.records import select as _select
 from kerasviz.analysis.records import stats as _record_stats
@@ -437,10 +438,9 @@ def evaluate_claim(claim_id: str, records: Iterable[Record]) -> dict:
     """The verdict of one claim (`"C1"` … `"C11"`) on `records`.
 
     Raises:
-        ValueError: for an unknown claim id.
+        InvalidArgumentError: (a `ValueError`) for an unknown claim id.
     """
-    if claim_id not in _EVALUATORS:
-        raise ValueError(f"Unknown claim. Known: {', '.join(_EVALUATORS)}. Received: claim_id={claim_id!r}")
+    _validation.one_of(claim_id, "claim_id", _EVALUATORS, what="claim")
     return _EVALUATORS[claim_id](list(records))
 
 

@@ -2,11 +2,13 @@
 
 import copy
 import math
+import re
 
 import pytest
 
 from kerasviz.analysis import claims, metrics
 from kerasviz.analysis.experiments import record
+from kerasviz.errors import InvalidArgumentError, KerasvizError
 
 FILTERS = (1, 4, 16, 64, 256)
 WIDTHS = (1000, 5000, 20000, 70000)
@@ -225,3 +227,11 @@ def test_thresholds_are_papers():
     assert t["c3_independence"] == 1 - 1e-5
     assert (t["c4_tolerance"], t["c5_tolerance"], t["c6_deconv_pool"], t["c7_gap"]) == (0.1, 0.1, 0.3, 0.3)
     assert (t["c9_ssim"], t["c10_similarity"]) == (0.9, 0.9)
+
+
+def test_unknown_claim_id_raises():
+    known = ", ".join(repr(f"C{i}") for i in range(1, 12))
+    message = f"Unknown claim. Known: {known}. Received: claim_id='C12'"
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
+        claims.evaluate_claim("C12", [])
+    assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
