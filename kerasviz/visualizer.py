@@ -18,6 +18,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 
 import keras
@@ -25,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kerasviz import _compat, _validation
+from kerasviz import _validation
 from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
@@ -323,11 +324,13 @@ class Visualizer:
             return method._graph(x, activations, differentiate, rules, vectorized, cam_layer)
 
         # Each Visualizer (and each kind of target) compiles its own function by
-        # design. TensorFlow counts traces per code object, so functions sharing
-        # this one would add up to a false "frequent retracing" warning: give
-        # each its own copy of the code (no logging filter, no global state).
-        compute.__code__ = compute.__code__.replace()
-        return tf.function(compute, reduce_retracing=True, autograph=False, jit_compile=self.jit_compile)
+        # design. TensorFlow counts the traces of all functions with one code
+        # object together and would warn of "frequent retracing" that is not
+        # happening; a partial has no code object, so each is counted on its own
+        # (no logging filter, no global state; tests/test_global_state.py).
+        return tf.function(
+            functools.partial(compute), reduce_retracing=True, autograph=False, jit_compile=self.jit_compile
+        )
 
 
 def visualize(
@@ -361,7 +364,7 @@ def _flat_outputs_of(outputs) -> list:
 
 
 def _output_index(model: keras.Model, output: int | str | None) -> int:
-    names = [_compat.producing_operation(t).name for t in model.outputs]
+    names = [t._keras_history.operation.name for t in model.outputs]
     if output is None:
         if len(names) > 1:
             raise UnsupportedModelError(
