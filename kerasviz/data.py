@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasviz import _validation
 from kerasviz.errors import FileReadError, InvalidInputError
 
 __all__ = [
@@ -199,10 +200,7 @@ def sample_images(
     if isinstance(names, str):
         names = (names,)
     names = tuple(names)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise InvalidInputError(
-            f"`size` must be a positive integer. Received: size={size!r}"
-        )
+    size = _validation.positive_int(size, "size")
     if not names:
         raise InvalidInputError(
             "`names` must name at least one photo. Received: names=()"
@@ -267,12 +265,7 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> np.ndarray:
     image = kv.data.load_image("cat.jpg", size=224)[None]  # (1, 224, 224, 3)
     ```
     """
-    if size is not None and (
-        isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1
-    ):
-        raise InvalidInputError(
-            f"`size` must be a positive integer or None. Received: size={size!r}"
-        )
+    size = _validation.positive_int(size, "size", allow_none=True)
     path_str = os.fspath(path)
     if not os.path.exists(path_str):
         raise FileReadError(
