@@ -1,4 +1,4 @@
-"""The paper's networks, built with their authors' initializations.
+"""The networks of the experiments: the paper's random nets and VGG-16, and the trained nets kerasviz ships.
 
 Networks (all Functional `keras.Model`s returning logits, no softmax, ReLUs as
 fused `activation="relu"`):
