@@ -41,10 +41,16 @@ import keras
 
 from kerasviz import _compat, _validation
 from kerasviz import rules as rules_lib
-from kerasviz.errors import UnknownLayerError, UnsupportedActivationError, UnsupportedModelError
+from kerasviz.errors import (
+    InvalidArgumentError,
+    UnknownLayerError,
+    UnsupportedActivationError,
+    UnsupportedModelError,
+)
 from kerasviz.layers import SoftmaxRemoved  # re-exported: kerasviz.rewrite.SoftmaxRemoved
 
 keras_nn_ops = _compat.ops_module("nn")
+keras_numpy_ops = _compat.ops_module("numpy")
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
 
@@ -61,6 +67,31 @@ _UNSUPPORTED_OPS = tuple(
                  "HardSigmoid", "HardSilu", "Mish", "Softsign", "Celu", "Glu")
     if hasattr(keras_nn_ops, name)
 )
+Activations = Literal["relu", "all"]
+_ACTIVATIONS = ("relu", "all")
+#: keras.ops operations that act elementwise -> the Keras activation they compute.
+_ELEMENTWISE_OPS = {
+    getattr(module, op): name
+    for module, op, name in (
+        (keras_nn_ops, "Silu", "silu"), (keras_nn_ops, "Gelu", "gelu"), (keras_nn_ops, "Elu", "elu"),
+        (keras_nn_ops, "Selu", "selu"), (keras_nn_ops, "Sigmoid", "sigmoid"),
+        (keras_nn_ops, "Softplus", "softplus"), (keras_nn_ops, "HardSigmoid", "hard_sigmoid"),
+        (keras_nn_ops, "HardSilu", "hard_silu"), (keras_nn_ops, "Softsign", "softsign"),
+        (keras_nn_ops, "Celu", "celu"), (keras_nn_ops, "LogSigmoid", "log_sigmoid"),
+        (keras_nn_ops, "SparsePlus", "sparse_plus"), (keras_nn_ops, "SparseSigmoid", "sparse_sigmoid"),
+        (keras_nn_ops, "HardTanh", "hard_tanh"), (keras_nn_ops, "TanhShrink", "tanh_shrink"),
+        (keras_nn_ops, "SoftShrink", "soft_shrink"), (keras_nn_ops, "HardShrink", "hard_shrink"),
+        (keras_nn_ops, "Squareplus", "squareplus"), (keras_nn_ops, "Threshold", "threshold"),
+        (keras_numpy_ops, "Tanh", "tanh"),
+    )
+    if hasattr(module, op)
+}
+_NON_ELEMENTWISE_OPS = tuple(
+    getattr(keras_nn_ops, name)
+    for name in ("Glu", "Softmax", "LogSoftmax", "Sparsemax")
+    if hasattr(keras_nn_ops, name)
+)
+_UNSUPPORTED_OPS = tuple(dict.fromkeys(_UNSUPPORTED_OPS + tuple(_ELEMENTWISE_OPS) + _NON_ELEMENTWISE_OPS))
 
 
 @dataclasses.dataclass
@@ -77,6 +108,10 @@ class RewriteReport:
         nested_models: names of the nested models rewritten recursively.
         activation_after: for each layer whose fused ReLU was split off, the
             name of the `RuleReLU` layer that now follows it.
+        activations: `"relu"` (the rule acts at ReLUs only) or `"all"` (at
+            every elementwise activation).
+        other_replaced: with `activations="all"`, counts per kind of non-ReLU
+            activation that now follows the rule, e.g. `{"Activation('silu')": 16}`.
     """
 
     rule: str
@@ -85,15 +120,43 @@ class RewriteReport:
     unsupported: list[str] = dataclasses.field(default_factory=list)
     nested_models: list[str] = dataclasses.field(default_factory=list)
     activation_after: dict[str, str] = dataclasses.field(default_factory=dict)
+    activations: str = "relu"
+    other_replaced: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
     @property
     def num_replaced(self) -> int:
         """How many ReLUs now follow the rule."""
         return sum(self.replaced.values())
 
+    @property
+    def num_rule_activations(self) -> int:
+        """How many activations follow the rule: ReLUs, and others with `activations="all"`."""
+        return self.num_replaced + sum(self.other_replaced.values())
+
+    @property
+    def identical_to_saliency(self) -> bool:
+        """True when no activation follows the rule, so every rule gives the saliency map."""
+        return self.num_rule_activations == 0
+
+    def no_rule_text(self) -> str:
+        """Why every rule gives the saliency map here (`""` if they do not)."""
+        if not self.identical_to_saliency:
+            return ""
+        if self.activations == "all":
+            return "identical to saliency: no ReLU and no other elementwise activation in this model"
+        return "identical to saliency: no ReLU in this model"
+
     def __str__(self) -> str:
         lines = [f"kerasviz rewrite, rule {self.rule!r}: {self.num_replaced} ReLUs replaced"]
+        if self.identical_to_saliency:
+            lines[0] += f" ({self.no_rule_text()})"
         lines += [f"  {count:4d} x {kind}" for kind, count in sorted(self.replaced.items())]
+        if self.other_replaced:
+            lines.append(
+                f"  {sum(self.other_replaced.values())} other activations follow the rule "
+                f"(activations='all'):"
+            )
+            lines += [f"  {count:4d} x {kind}" for kind, count in sorted(self.other_replaced.items())]
         if self.softmax_removed:
             lines.append(f"  softmax removed from: {', '.join(self.softmax_removed)}")
         if self.nested_models:
@@ -109,8 +172,19 @@ def rewrite(
     *,
     logits: bool = True,
     on_unsupported: OnUnsupported = "warn",
+    activations: Activations = "relu",
 ) -> keras.Model:
     """Clone `model` with every ReLU replaced by a `RuleReLU` following `rule`.
+
+    The three rules differ only at ReLUs, so a model without ReLUs gets the
+    saliency map from every rule: the report says "identical to saliency: no
+    ReLU in this model", and a warning names the rules affected. With
+    `activations="all"` the rule acts at every elementwise activation `f`
+    (swish, GELU, tanh, ELU, sigmoid...) as well: with `g` the gradient
+    arriving at `f(z)`, saliency passes `g * f'(z)` (the ordinary gradient),
+    DeconvNet `relu(g)` and guided `relu(g) * f'(z)`. This extends the
+    paper's rules (which are defined at ReLUs only) to EfficientNet- or
+    ConvNeXt-like models; the default keeps the paper's definition.
 
     Args:
         model: a built Functional or Sequential Keras model (nested models
@@ -124,6 +198,10 @@ def rewrite(
             sigmoid, tanh, elu, PReLU, a softmax inside the net, nested
             subclassed models): `"error"` raises, `"warn"` warns, `"keep"` is
             silent. They keep their ordinary gradient. Defaults to `"warn"`.
+        activations: `"relu"` applies the rule at the ReLU family only (the
+            paper's definition); `"all"` at every elementwise activation too
+            (`kv.rules.ELEMENTWISE_ACTIVATIONS`, fused, `Activation` layers,
+            `ELU` layers and `keras.ops` calls). Defaults to `"relu"`.
 
     Returns:
         A new Functional `keras.Model` sharing `model`'s variables, with a
@@ -147,14 +225,61 @@ def rewrite(
     ```
     """
     name = rules_lib.canonical_name(rule)
+    return rewrite_for(
+        model, (name,), logits=logits, on_unsupported=on_unsupported, activations=activations,
+        stacklevel=3,
+    )
+
+
+def rewrite_for(
+    model: keras.Model,
+    rules: tuple[str, ...],
+    *,
+    logits: bool = True,
+    on_unsupported: OnUnsupported = "warn",
+    activations: Activations = "relu",
+    stacklevel: int = 2,
+) -> keras.Model:
+    """`rewrite(model, rules[0], ...)`, warning (or raising) for all of `rules`.
+
+    A model rewritten once serves every rule (`kv.rules.backward_rule`
+    switches them), so the `Visualizer` and the callback use this to name
+    every rule a non-ReLU model affects, not only the first.
+    """
     _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
-    report = RewriteReport(rule=name)
+    activations = _check_activations(activations)
+    report = RewriteReport(rule=rules[0], activations=activations)
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
-        new_model = _Rewriter(name, report).model(model, logits=logits)
+        new_model = _Rewriter(rules[0], report, activations).model(model, logits=logits)
+    _warn_about(report, rules, on_unsupported, stacklevel + 1)
+    new_model.kerasviz_report = report
+    return new_model
+
+
+def _check_activations(activations) -> str:
+    if activations not in _ACTIVATIONS:
+        raise InvalidArgumentError(
+            f"activations must be 'relu' (the rules act at ReLUs, the paper's "
+            f"definition) or 'all' (at every elementwise activation). "
+            f"Received: activations={activations!r}"
+        )
+    return activations
+
+
+def _rules_text(rules: list[str]) -> str:
+    quoted = [repr(rule) for rule in rules]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _warn_about(report: RewriteReport, rules: tuple[str, ...], on_unsupported: str, stacklevel: int) -> None:
+    """Warn (or raise) about maps that are not what their rule's name says."""
+    affected = [rule for rule in rules if rule != "saliency"]  # saliency is the gradient anyway
+    if not affected or on_unsupported == "keep":
+        return
     if report.unsupported:
         found = (
             f"non-ReLU activations: {', '.join(report.unsupported)}. Maps through "
-            f"them are not pure {name!r} maps"
+            f"them are not pure {_rules_text(affected)} maps"
         )
         if on_unsupported == "error":
             raise UnsupportedActivationError(
@@ -162,22 +287,35 @@ def rewrite(
                 f"'keep' to keep their ordinary gradient. Received: "
                 f"on_unsupported={on_unsupported!r}"
             )
-        message = (
-            f"kerasviz.rewrite kept the ordinary gradient of these {found}. Pass "
-            f"on_unsupported='keep' to silence this, or 'error' to refuse such models."
+    if report.identical_to_saliency:
+        maps = "map is" if len(affected) == 1 else "maps are"
+        fix = (
+            "Pass activations='all' to apply the rules at every elementwise "
+            "activation too, or on_unsupported='keep' to silence this."
+            if report.activations == "relu" and report.unsupported
+            else "Pass on_unsupported='keep' to silence this."
         )
-        if on_unsupported == "warn":
-            warnings.warn(message, stacklevel=2)
-    new_model.kerasviz_report = report
-    return new_model
+        warnings.warn(
+            f"kerasviz: the {_rules_text(affected)} {maps} {report.no_rule_text()} "
+            f"(the rules differ only at ReLUs; without them every rule gives the "
+            f"gradient). {fix}",
+            stacklevel=stacklevel,
+        )
+    elif report.unsupported:
+        warnings.warn(
+            f"kerasviz.rewrite kept the ordinary gradient of these {found}. Pass "
+            f"on_unsupported='keep' to silence this, or 'error' to refuse such models.",
+            stacklevel=stacklevel,
+        )
 
 
 class _Rewriter:
     """One rewrite: clones models, keeps the report, shares layers once."""
 
-    def __init__(self, rule: str, report: RewriteReport):
+    def __init__(self, rule: str, report: RewriteReport, activations: str = "relu"):
         self.rule = rule
         self.report = report
+        self.all_activations = activations == "all"
         self._clones: dict[int, object] = {}
         self._after: dict[int, keras.layers.Layer] = {}
 
@@ -269,6 +407,14 @@ class _Rewriter:
             return self._rule_relu("keras.ops.relu6", layer, max_value=6.0)
         if isinstance(layer, keras_nn_ops.LeakyRelu):
             return self._rule_relu("keras.ops.leaky_relu", layer, negative_slope=layer.negative_slope)
+        if final and _SOFTMAX_OP is not None and isinstance(layer, _SOFTMAX_OP):
+            return self._without_softmax(layer)
+        if self.all_activations and type(layer) in _ELEMENTWISE_OPS:
+            name = _ELEMENTWISE_OPS[type(layer)]
+            options = {key: getattr(layer, key) for key in rules_lib.ELEMENTWISE_ACTIVATIONS[name]}
+            return self._rule_activation(f"keras.ops.{name}", name, layer, options=options)
+        if self.all_activations and isinstance(layer, keras.layers.ELU):
+            return self._rule_activation("ELU layer", "elu", layer, options={"alpha": float(layer.alpha)})
         if isinstance(layer, _UNSUPPORTED_OPS):
             return self._unsupported(layer, type(layer).__name__)
         if isinstance(layer, (keras.layers.PReLU, keras.layers.ELU)):
@@ -292,6 +438,16 @@ class _Rewriter:
         if activation in _SOFTMAX_FUNCTIONS and final:
             self.report.softmax_removed.append(layer.name)
             return _linear_twin(layer)
+        name = _elementwise_name(activation)
+        if self.all_activations and name:
+            twin = _linear_twin(layer)
+            after = self._rule_activation(
+                f"fused {name} in {type(layer).__name__}", name, layer,
+                layer_name=f"{layer.name}{_ACTIVATION_SUFFIX}",
+            )
+            self._after[id(twin)] = after
+            self.report.activation_after[layer.name] = after.name
+            return twin
         return self._unsupported(layer, getattr(activation, "__name__", repr(activation)))
 
     def _activation_layer(self, layer, activation, final: bool):
@@ -303,7 +459,18 @@ class _Rewriter:
             return self._without_softmax(layer)
         if activation in _LINEAR_FUNCTIONS:
             return layer
+        name = _elementwise_name(activation)
+        if self.all_activations and name:
+            return self._rule_activation(f"Activation({name!r})", name, layer)
         return self._unsupported(layer, getattr(activation, "__name__", repr(activation)))
+
+    def _rule_activation(self, kind: str, activation: str, source, *, layer_name=None, options=None):
+        """A `RuleActivation` standing for `source`'s elementwise activation."""
+        self.report.other_replaced[kind] += 1
+        return rules_lib.RuleActivation(
+            activation, self.rule, options=options,
+            dtype=getattr(source, "dtype_policy", None), name=layer_name or source.name,
+        )
 
     def _without_softmax(self, layer):
         self.report.softmax_removed.append(layer.name)
@@ -312,6 +479,18 @@ class _Rewriter:
     def _unsupported(self, layer, what: str):
         self.report.unsupported.append(f"{layer.name} ({what})")
         return layer
+
+
+_SOFTMAX_OP = getattr(keras_nn_ops, "Softmax", None)
+_ACTIVATION_SUFFIX = "_kerasviz_activation"
+
+
+def _elementwise_name(activation) -> str | None:
+    """The `ELEMENTWISE_ACTIVATIONS` name of a Keras activation function, else `None`."""
+    for name in rules_lib.ELEMENTWISE_ACTIVATIONS:
+        if getattr(keras.activations, name, None) is activation:
+            return name
+    return None
 
 
 def _linear_twin(layer):
@@ -386,7 +565,7 @@ def layer_paths(model: keras.Model) -> list[str]:
     for layer in getattr(model, "layers", []):
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if isinstance(layer, rules_lib.RuleReLU) and layer.name.endswith(_RELU_SUFFIX):
+        if _split_off_from(layer) is not None:
             continue
         if isinstance(layer, SoftmaxRemoved) and layer.name.endswith(_SOFTMAX_SUFFIX):
             paths.append(layer.name[: -len(_SOFTMAX_SUFFIX)])
@@ -510,8 +689,8 @@ class _Tap:
             outputs = op(*args, **kwargs)
         self.tensors.setdefault(path, outputs)
         owner = None
-        if isinstance(op, rules_lib.RuleReLU) and op.name.endswith(_RELU_SUFFIX):
-            owner = prefix + op.name[: -len(_RELU_SUFFIX)]
+        if _split_off_from(op) is not None:
+            owner = prefix + _split_off_from(op)
             if not (args and self.tensors.get(owner) is args[0]):
                 owner = None
         elif isinstance(op, SoftmaxRemoved) and op.name.endswith(_SOFTMAX_SUFFIX):
@@ -519,6 +698,14 @@ class _Tap:
         if owner is not None:
             self.tensors[owner] = outputs
         return outputs
+
+
+def _split_off_from(layer) -> str | None:
+    """The layer whose fused activation `layer` is, if the rewrite split it off."""
+    for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX)):
+        if isinstance(layer, kind) and layer.name.endswith(suffix):
+            return layer.name[: -len(suffix)]
+    return None
 
 
 def _graph_of(model):

@@ -407,3 +407,124 @@ class RuleReLU(keras.layers.Layer):
             threshold=self.threshold,
         )
         return config
+
+
+#: Keras activations that act elementwise, by name, with the options each takes.
+#: `rewrite(..., activations="all")` applies the rules at these.
+ELEMENTWISE_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "celu": ("alpha",),
+    "elu": ("alpha",),
+    "exponential": (),
+    "gelu": ("approximate",),
+    "hard_shrink": ("threshold",),
+    "hard_sigmoid": (),
+    "hard_silu": (),
+    "hard_tanh": (),
+    "log_sigmoid": (),
+    "mish": (),
+    "selu": (),
+    "sigmoid": (),
+    "silu": (),
+    "soft_shrink": ("threshold",),
+    "softplus": (),
+    "softsign": (),
+    "sparse_plus": (),
+    "sparse_sigmoid": (),
+    "squareplus": ("b",),
+    "tanh": (),
+    "tanh_shrink": (),
+    "threshold": ("threshold", "default_value"),
+}
+
+
+def rule_activation(
+    z: tf.Tensor,
+    activation: Callable[[tf.Tensor], tf.Tensor],
+    rule: str = "guided",
+) -> tf.Tensor:
+    """An elementwise activation `f` whose gradient follows `rule`.
+
+    Forward it is `f(z)`. Backward, with `g` the gradient arriving at `f(z)`
+    and `d = f'(z)` its local derivative, it passes `fn(g, d)` of the rule:
+    saliency `g * f'(z)` (the ordinary gradient), DeconvNet `relu(g)`,
+    guided `relu(g) * f'(z)`. For `f = relu` these are the ReLU rules.
+
+    Args:
+        z: the pre-activation tensor.
+        activation: an elementwise function (its derivative is taken by
+            automatic differentiation, so it must be differentiable almost
+            everywhere).
+        rule: rule name or alias (or an enclosing `backward_rule`). Defaults
+            to `"guided"`.
+
+    Returns:
+        `activation(z)`, with the rule's gradient.
+    """
+    default_rule = canonical_name(rule)
+
+    @tf.custom_gradient
+    def _forward(x):
+        out = activation(x)
+
+        def _backward(grad):
+            fn = _REGISTRY[active_override() or default_rule]
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = activation(x)
+            derivative = tape.gradient(y, x)  # elementwise: the sum's gradient is f'(x)
+            if derivative is None:
+                derivative = tf.zeros_like(x)
+            return fn(grad, tf.cast(derivative, grad.dtype))
+
+        return out, _backward
+
+    return _forward(z)
+
+
+@keras.saving.register_keras_serializable(package="kerasviz")
+class RuleActivation(keras.layers.Layer):
+    """An elementwise activation whose backward pass follows a kerasviz rule.
+
+    `kv.rewrite(model, rule, activations="all")` puts it in place of every
+    elementwise non-ReLU activation (swish, GELU, tanh, ELU, sigmoid...).
+    Forward it is `keras.activations.<activation>(x, **options)`; backward
+    it passes `fn(g, f'(z))` of the rule (see `rule_activation`).
+
+    Args:
+        activation: a name in `ELEMENTWISE_ACTIVATIONS`, e.g. `"silu"`.
+        rule: rule name or alias. Defaults to `"guided"`.
+        options: keyword arguments of the activation, e.g.
+            `{"approximate": True}` for GELU. Defaults to `None`.
+
+    Example:
+
+    ```python
+    x = keras.Input((8,))
+    y = kv.rules.RuleActivation("silu", "guided")(keras.layers.Dense(4)(x))
+    ```
+    """
+
+    def __init__(self, activation: str = "silu", rule: str = "guided", options: dict | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in ELEMENTWISE_ACTIVATIONS:
+            raise InvalidArgumentError(
+                f"RuleActivation takes an elementwise Keras activation: "
+                f"{', '.join(sorted(ELEMENTWISE_ACTIVATIONS))}. "
+                f"Received: activation={activation!r}"
+            )
+        self.activation = activation
+        self.rule = canonical_name(rule)
+        self.options = dict(options or {})
+        self._function = getattr(keras.activations, activation)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return rule_activation(inputs, lambda x: self._function(x, **self.options), self.rule)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(activation=self.activation, rule=self.rule, options=self.options)
+        return config

@@ -31,7 +31,7 @@ from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import OnUnsupported, rewrite, tap
+from kerasviz.rewrite import Activations, OnUnsupported, rewrite_for, tap
 
 Maps = dict[str, np.ndarray]
 
@@ -53,6 +53,9 @@ class Visualizer:
             Defaults to `True`.
         on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
             activations (see `kv.rewrite`). Defaults to `"warn"`.
+        activations: `"relu"` (the rules act at ReLUs, the paper's
+            definition) or `"all"` (at every elementwise activation too: swish,
+            GELU, tanh...; see `kv.rewrite`). Defaults to `"relu"`.
         batch_size: images per forward pass. Defaults to `32`.
         seed: seed of the `"random"` target. Defaults to `0`.
         jit_compile: compile the map function with XLA (`tf.function`'s
@@ -88,6 +91,7 @@ class Visualizer:
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool = False,
+        activations: Activations = "relu",
     ):
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         if not isinstance(model, keras.Model):
@@ -101,7 +105,10 @@ class Visualizer:
                 f"{len(inputs)} inputs. Wrap it in a model that takes the image "
                 f"and closes over the other inputs. Received: model={model.name!r}"
             )
-        self.model = rewrite(model, self.rules[0], logits=logits, on_unsupported=on_unsupported)
+        self.model = rewrite_for(
+            model, self.rules, logits=logits, on_unsupported=on_unsupported,
+            activations=activations, stacklevel=3,
+        )
         self.output_index = _output_index(model, output)
         self.input_shape: tuple = tuple(model.inputs[0].shape)
         self.preprocess = preprocess
@@ -343,7 +350,7 @@ def visualize(
     """One-shot form of `Visualizer(model, rules, ...)(images, target)`.
 
     Keyword arguments go to `Visualizer` (`output`, `preprocess`, `logits`,
-    `on_unsupported`, `batch_size`, `seed`) or to the call (`method`,
+    `on_unsupported`, `activations`, `batch_size`, `seed`) or to the call (`method`,
     `labels`, `progress`). For repeated calls keep a `Visualizer`: it
     compiles once.
 
