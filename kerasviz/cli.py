@@ -259,7 +259,7 @@ def explain(args: argparse.Namespace) -> dict:
 # failed cuInit. TF_CPP_MIN_LOG_LEVEL does not reach the lines logged before
 # absl::InitializeLog (TensorFlow 2.19 and later), so the command captures them.
 _ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-_ABSL_LINE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [^\]]*\] (.*)")
+_ABSL_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ [^\]]*\] (.*)")  # severity, MMDD, time, thread, file:line
 
 
 def _is_startup_noise(line: str) -> bool:

@@ -1,7 +1,7 @@
 """Tests for the `kerasviz explain` command, run in-process through `cli.main`."""
 
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -142,10 +142,14 @@ def test_bad_target_text_is_an_argparse_error(capsys):
     assert "Received: --target cat" in capsys.readouterr().err
 
 
-def test_python_dash_m_kerasviz_shows_help():
-    result = subprocess.run([sys.executable, "-m", "kerasviz", "explain", "--help"],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 0 and "--weights" in result.stdout
+def test_python_dash_m_kerasviz_runs_the_command(monkeypatch, capsys):
+    """`python -m kerasviz explain --help`, run in this process (a fresh process: test_cli_console.py)."""
+    monkeypatch.setattr(sys, "argv", ["kerasviz", "explain", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("kerasviz", run_name="__main__")
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("usage: kerasviz explain [-h]") and "--weights" in printed
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
