@@ -199,3 +199,25 @@ def test_bad_activations_value_raises():
         kv.rewrite(_mlp(), "guided", activations="swish")
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
         kv.Visualizer(_mlp(), activations="swish")
+
+
+def _tanh_cnn():
+    keras.utils.set_random_seed(4)
+    return keras.Sequential([
+        keras.Input((8, 8, 1)),
+        L.Conv2D(3, 3, activation="tanh", name="c1"),
+        L.MaxPooling2D(name="pool"),
+        L.Flatten(name="flat"),
+        L.Dense(4, name="logits"),
+    ])
+
+
+def test_sanity_verdict_of_a_model_without_relus_says_identical_to_saliency():
+    images = np.random.default_rng(0).normal(size=(3, 8, 8, 1)).astype(np.float32)
+    with pytest.warns(UserWarning, match="identical to saliency: no ReLU in this model"):
+        report = kv.analysis.sanity_check(_tanh_cnn(), images, num_random_classes=2, progress=False)
+    verdicts = report.verdicts
+    assert verdicts["deconvnet"] == verdicts["guided"] == "identical to saliency: no ReLU in this model"
+    assert verdicts["saliency"] != "identical to saliency: no ReLU in this model"
+    assert kv.analysis.sanity.NO_RELU_VERDICT in kv.analysis.sanity.VERDICTS
+    assert "identical to saliency: no ReLU in this model" in str(report)

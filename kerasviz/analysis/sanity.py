@@ -58,15 +58,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kerasviz import _validation
+from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz import randomization
 from kerasviz.analysis import metrics
-from kerasviz.errors import InvalidInputError, UnsupportedModelError
+from kerasviz.errors import InvalidArgumentError, InvalidInputError, UnsupportedModelError
 from kerasviz.visualizer import Visualizer
 
 __all__ = [
     "CascadeStep",
+    "NO_RELU_VERDICT",
     "RuleSanity",
     "SanityReport",
     "VERDICTS",
@@ -88,7 +90,12 @@ VERDICTS: tuple[str, ...] = (
     "mostly image recovery",
     "insensitive to class and weights",
     "partly reflects the decision",
+    "identical to saliency: no ReLU in this model",
 )
+
+#: The verdict of a non-saliency rule on a model without ReLUs: the rules
+#: differ only at ReLUs, so its maps are the saliency maps, whatever the scores.
+NO_RELU_VERDICT = VERDICTS[-1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +135,8 @@ class RuleSanity:
             the map of another image of the set for the same class (1: the
             map does not depend on the image; NaN for a single image).
         verdict: one of `VERDICTS` (see `verdict`).
+        method: the name of the `kv.methods` method that made the maps
+            (`"gradient"`: the rule's gradient itself).
     """
 
     rule: str
@@ -138,6 +147,7 @@ class RuleSanity:
     recovery_demeaned: float
     input_similarity: float
     verdict: str
+    method: str = "gradient"
 
     @property
     def class_sensitivity(self) -> float:
@@ -171,6 +181,7 @@ class RuleSanity:
         """A JSON-ready dict of the scores, derived ones included."""
         return {
             "rule": self.rule,
+            "method": self.method,
             "class_ssim": self.class_ssim,
             "class_spearman": self.class_spearman,
             "class_sensitivity": self.class_sensitivity,
@@ -189,13 +200,16 @@ class SanityReport:
     """What `sanity_check` found, per rule.
 
     Attributes:
-        results: `{rule: RuleSanity}`, in the order the rules were given.
+        results: `{label: RuleSanity}`, methods in the order given, then
+            rules: the label is the rule's name for the gradient method and
+            `"method:rule"` for the others (e.g. `"smoothgrad:guided"`).
         model_name: the model's name.
         num_images: how many images were used.
         num_random_classes: random classes per image for class sensitivity.
         layers: the weight layers randomized, in cascade order (top first).
         seed: the seed of the random classes and weights.
         init: how randomized layers were re-initialized (`kv.zoo.randomize`).
+        methods: the methods' names, in the order given.
     """
 
     results: dict[str, RuleSanity]
@@ -205,9 +219,16 @@ class SanityReport:
     layers: tuple[str, ...]
     seed: int
     init: str
+    methods: tuple[str, ...] = ("gradient",)
 
-    def __getitem__(self, rule: str) -> RuleSanity:
-        return self.results[rules_lib.canonical_name(rule)]
+    def __getitem__(self, key: str | tuple[str, str]) -> RuleSanity:
+        """The scores of a rule (`"guided"`), or of a method and a rule (`"smoothgrad:guided"`, `("smoothgrad", "gbp")`)."""
+        if isinstance(key, str) and ":" in key:
+            key = tuple(key.split(":", 1))
+        if isinstance(key, tuple):
+            method, rule = key
+            return self.results[_label(method, rules_lib.canonical_name(rule))]
+        return self.results[rules_lib.canonical_name(key)]
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -223,6 +244,7 @@ class SanityReport:
             "layers": list(self.layers),
             "seed": self.seed,
             "init": self.init,
+            "methods": list(self.methods),
             "rules": {rule: result.to_dict() for rule, result in self.results.items()},
         }
 
@@ -261,7 +283,10 @@ class SanityReport:
         return self.to_markdown()
 
     def plot(self, path: str | os.PathLike | None = None, *, dpi: int = 100):
-        """Cascading curves per rule (left) and the three scores as bars (right).
+        """Cascading curves per rule (left) and the four scores (right).
+
+        With up to four (method, rule) pairs the scores are bars; with more,
+        an annotated grid, one row per pair with its verdict.
 
         Args:
             path: write a PNG there when given. Defaults to `None`.
@@ -274,8 +299,9 @@ class SanityReport:
         from matplotlib.figure import Figure
 
         rules = list(self.results)
-        fig = Figure(figsize=(11, 4))
-        left, right = fig.subplots(1, 2)
+        many = len(rules) > 4
+        fig = Figure(figsize=(14, max(4.0, 0.45 * len(rules) + 1.5)) if many else (11, 4))
+        left, right = fig.subplots(1, 2, width_ratios=(1, 1.3) if many else (1, 1))
         first = self.results[rules[0]].cascade
         x = np.arange(len(first))
         for rule in rules:
@@ -285,8 +311,14 @@ class SanityReport:
         left.set_xlabel("randomized down to layer")
         left.set_title("Cascading randomization")
         left.set_ylim(min(0.0, left.get_ylim()[0]), 1.05)
-        left.legend()
+        left.legend(fontsize="small" if many else None)
         names = ("class\nsensitivity", "randomization\nsensitivity", "image\nrecovery", "input\nsimilarity")
+        if many:
+            _score_grid(right, self.results, names)
+            fig.tight_layout()
+            if path is not None:
+                fig.savefig(path, dpi=dpi)
+            return fig
         width = 0.8 / len(rules)
         for i, rule in enumerate(rules):
             r = self.results[rule]
@@ -300,6 +332,24 @@ class SanityReport:
         if path is not None:
             fig.savefig(path, dpi=dpi)
         return fig
+
+
+def _score_grid(axes, results: dict[str, RuleSanity], names) -> None:
+    """The four scores of every (method, rule) pair as an annotated grid, verdicts on the right."""
+    labels = list(results)
+    values = np.array([
+        [r.class_sensitivity, r.randomization_sensitivity, r.image_recovery, r.input_similarity]
+        for r in results.values()
+    ])
+    axes.imshow(np.nan_to_num(values, nan=0.0), cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for (row, col), value in np.ndenumerate(values):
+        axes.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize="small",
+                  color="white" if np.nan_to_num(value) < 0.6 else "black")
+    axes.set_xticks(np.arange(len(names)), names, fontsize="small")
+    axes.set_yticks(np.arange(len(labels)), labels, fontsize="small")
+    twin = axes.secondary_yaxis("right")
+    twin.set_yticks(np.arange(len(labels)), [r.verdict for r in results.values()], fontsize="small")
+    axes.set_title("Scores (see SanityReport) and verdicts")
 
 
 def verdict(result: RuleSanity | dict, saliency: RuleSanity | dict | None = None) -> str:
@@ -386,6 +436,7 @@ def sanity_check(
     images,
     rules: Iterable[str] = rules_lib.RULES,
     *,
+    methods: Sequence[methods_lib.MethodLike] | None = None,
     num_random_classes: int = 5,
     layers: Sequence[int | str] | None = None,
     max_layers: int | None = None,
@@ -418,7 +469,9 @@ def sanity_check(
       `i`'s class (needs 2 images or more; NaN otherwise).
 
     and a verdict (`verdict`, with saliency's scores as the baseline when
-    saliency is among the rules). The model is not modified: randomization
+    saliency is among the rules). On a model without ReLUs every other rule
+    gives the saliency map, and its verdict says so: "identical to saliency:
+    no ReLU in this model" (`NO_RELU_VERDICT`). The model is not modified: randomization
     happens in a copy (two copies are made in all, and one `kv.Visualizer`
     per copy compiles once).
 
@@ -429,6 +482,14 @@ def sanity_check(
         images: `(N, H, W, C)` images as the model (or `preprocess`) takes
             them. 4–16 images are plenty.
         rules: rule names or aliases. Defaults to `kv.RULES`.
+        methods: `kv.methods` methods (or their names, e.g.
+            `["gradient", "smoothgrad", "gradcam"]`): every (method, rule)
+            pair is scored. Each check runs the method as it is (noisy copies
+            included), so slow methods multiply the time. Grad-CAM maps
+            `(H, W)` are compared as one-channel maps, and their image
+            recovery is taken against the image's channel mean. The verdict
+            of a pair uses the same method's saliency pair as its baseline.
+            Defaults to `None`: the gradient only (`[kv.methods.Gradient()]`).
         num_random_classes: random classes per image, capped at
             `num_classes - 1`. Defaults to `5`.
         layers: the weight layers to randomize (names, or indices into
@@ -471,6 +532,8 @@ def sanity_check(
     report = kv.analysis.sanity_check(net, x_test[:8], rules=("saliency", "guided"))
     print(report)
     report["guided"].verdict   # "mostly image recovery"
+    methods = kv.analysis.sanity_check(net, x_test[:8], methods=["gradient", "smoothgrad", "gradcam"])
+    methods["gradcam:saliency"].verdict, methods[("smoothgrad", "gbp")].verdict
     ```
 
     Warning:
@@ -478,6 +541,7 @@ def sanity_check(
         than 7×7 pixels is not meaningful.
     """
     rule_names = rules_lib.canonical_names(rules)
+    method_list = _methods(methods)
     num_random_classes = _validation.positive_int(num_random_classes, "num_random_classes")
     max_layers = _validation.positive_int(max_layers, "max_layers", allow_none=True)
     init = _validation.one_of(init, "init", ("keras", "paper"))
@@ -505,44 +569,68 @@ def sanity_check(
         )
     order = randomization.cascade_order(model, layers, max_layers)
 
+    if len(images) < 2:
+        warnings.warn(
+            "sanity_check: the input similarity (M6) compares the maps of different "
+            "images, so with one image it is nan. Pass 2 images or more (4-16 are "
+            f"plenty). Received: images with shape {images.shape}",
+            stacklevel=2,
+        )
     predicted = np.argmax(logits, axis=-1)
     k = min(num_random_classes, num_classes - 1)
     others = targets_lib.random_other_classes(predicted, num_classes, k, seed)
     classes = np.concatenate([predicted[:, None], others], axis=1)
-    per_class = viz(images, target=classes, progress=False)
-    original = {rule: maps[:, 0] for rule, maps in per_class.items()}
-
+    original: dict[str, np.ndarray] = {}
     class_scores = {}
-    for rule, maps in per_class.items():
-        pairs = [metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)]
-        class_scores[rule] = (
-            float(np.mean([p["ssim"] for p in pairs])),
-            float(np.mean([p["spearman_abs"] for p in pairs])),
-        )
-    recoveries = {rule: [metrics.recovery(m, x) for m, x in zip(maps, images)] for rule, maps in original.items()}
+    recoveries = {}
+    for method in method_list:
+        per_class = viz(images, target=classes, method=method, progress=False)
+        for rule, maps in per_class.items():
+            label = _label(method.name, rule)
+            maps = _as_maps(maps)
+            original[label] = maps[:, 0]
+            pairs = [
+                metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)
+            ]
+            class_scores[label] = (
+                float(np.mean([p["ssim"] for p in pairs])),
+                float(np.mean([p["spearman_abs"] for p in pairs])),
+            )
+            recoveries[label] = [metrics.recovery(m, _image_like(x, m)) for m, x in zip(original[label], images)]
 
-    curves, shifted = _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress)
+    curves, shifted = _cascade(
+        model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list
+    )
 
     results: dict[str, RuleSanity] = {}
     partial = {}
-    for rule in rule_names:
-        partial[rule] = RuleSanity(
-            rule=rule,
-            class_ssim=class_scores[rule][0],
-            class_spearman=class_scores[rule][1],
-            cascade=tuple(curves[rule]),
-            recovery=float(np.mean([r["r_image"] for r in recoveries[rule]])),
-            recovery_demeaned=float(np.mean([r["r_image_demeaned"] for r in recoveries[rule]])),
-            input_similarity=(
-                float(np.mean([metrics.input_independence(a, b) for a, b in zip(original[rule], shifted[rule])]))
-                if shifted is not None else math.nan
-            ),
-            verdict="",
-        )
-    baseline = partial.get("saliency")
-    for rule, result in partial.items():
+    for method in method_list:
+        for rule in rule_names:
+            label = _label(method.name, rule)
+            partial[label] = RuleSanity(
+                rule=rule,
+                class_ssim=class_scores[label][0],
+                class_spearman=class_scores[label][1],
+                cascade=tuple(curves[label]),
+                recovery=float(np.mean([r["r_image"] for r in recoveries[label]])),
+                recovery_demeaned=float(np.mean([r["r_image_demeaned"] for r in recoveries[label]])),
+                input_similarity=(
+                    float(np.mean([
+                        metrics.input_independence(a, b) for a, b in zip(original[label], shifted[label])
+                    ]))
+                    if shifted is not None else math.nan
+                ),
+                verdict="",
+                method=method.name,
+            )
+    for label, result in partial.items():
+        rule = result.rule
+        baseline = partial.get(_label(result.method, "saliency"))
         reference = None if rule == "saliency" else baseline
-        results[rule] = dataclasses.replace(result, verdict=verdict(result, reference))
+        said = verdict(result, reference)
+        if rule != "saliency" and viz.report.identical_to_saliency:
+            said = NO_RELU_VERDICT
+        results[label] = dataclasses.replace(result, verdict=said)
     return SanityReport(
         results=results,
         model_name=model.name,
@@ -551,13 +639,45 @@ def sanity_check(
         layers=tuple(all_layers[i] for i in order),
         seed=seed,
         init=init,
+        methods=tuple(method.name for method in method_list),
     )
 
 
-def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress):
-    """The cascading-randomization curves `{rule: [CascadeStep, ...]}`, and the M6 maps.
+def _label(method: str, rule: str) -> str:
+    """The results key of a (method, rule) pair: the rule alone for the gradient."""
+    return rule if method == "gradient" else f"{method}:{rule}"
 
-    The M6 maps (`{rule: maps}` of the images shifted by one, for the
+
+def _methods(methods) -> list[methods_lib.Method]:
+    if methods is None:
+        return [methods_lib.Gradient()]
+    if isinstance(methods, (str, methods_lib.Method)):
+        methods = [methods]
+    resolved = [methods_lib.resolve(m) for m in methods]
+    names = [m.name for m in resolved]
+    if not resolved or len(set(names)) != len(names):
+        raise InvalidArgumentError(
+            "methods must be a non-empty list of kv.methods methods (or names) with "
+            "different names, one per kind, e.g. ['gradient', 'smoothgrad', 'gradcam']. "
+            f"Received: methods={list(methods)!r}"
+        )
+    return resolved
+
+
+def _as_maps(maps: np.ndarray) -> np.ndarray:
+    """`(N, K, H, W, C)` maps; Grad-CAM's `(N, K, H, W)` gain a channel axis."""
+    return maps[..., None] if maps.ndim == 4 else maps
+
+
+def _image_like(image: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The image to compare a map with: its channel mean for a one-channel map of a colour image."""
+    return image.mean(axis=-1, keepdims=True) if m.shape[-1] != image.shape[-1] else image
+
+
+def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list):
+    """The cascading-randomization curves `{label: [CascadeStep, ...]}`, and the M6 maps.
+
+    The M6 maps (`{label: maps}` of the images shifted by one, for the
     original images' classes, or `None` for a single image) are taken on the
     unrandomized copy, so they share its compiled function.
     """
@@ -569,25 +689,32 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
         copy_viz = Visualizer(
             copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
         )
-    curves: dict[str, list[CascadeStep]] = {rule: [] for rule in viz.rules}
+    curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
 
     def measure(layer_name: str) -> None:
-        maps = copy_viz(images, target=predicted, progress=False)
-        for rule in viz.rules:
-            sims = [metrics.map_similarity(a, b) for a, b in zip(original[rule], maps[rule])]
-            curves[rule].append(
-                CascadeStep(
-                    layer=layer_name,
-                    randomized=tuple(done),
-                    ssim=float(np.mean([s["ssim"] for s in sims])),
-                    spearman_abs=float(np.mean([s["spearman_abs"] for s in sims])),
+        for method in method_list:
+            maps = copy_viz(images, target=predicted, method=method, progress=False)
+            for rule in viz.rules:
+                label = _label(method.name, rule)
+                sims = [metrics.map_similarity(a, b) for a, b in zip(original[label], _as_maps(maps[rule][:, None])[:, 0])]
+                curves[label].append(
+                    CascadeStep(
+                        layer=layer_name,
+                        randomized=tuple(done),
+                        ssim=float(np.mean([s["ssim"] for s in sims])),
+                        spearman_abs=float(np.mean([s["spearman_abs"] for s in sims])),
+                    )
                 )
-            )
 
     measure("none")
     # Maps of image i-1 for image i's class, with the original weights (M6).
-    shifted = copy_viz(np.roll(images, 1, axis=0), target=predicted, progress=False) if len(images) > 1 else None
+    shifted = None
+    if len(images) > 1:
+        shifted = {}
+        for method in method_list:
+            maps = copy_viz(np.roll(images, 1, axis=0), target=predicted, method=method, progress=False)
+            shifted.update({_label(method.name, rule): _as_maps(m[:, None])[:, 0] for rule, m in maps.items()})
     for index in tqdm(order, desc="kerasviz sanity", unit="layer", disable=not progress):
         copy_layers[index].set_weights(random_layers[index].get_weights())
         done.append(all_layers[index])
