@@ -40,9 +40,8 @@ import numpy as np  # noqa: E402
 
 import kerasviz as kv  # noqa: E402
 from kerasviz.analysis import adversarial, metrics  # noqa: E402
-
-SIMILARITIES = ("spearman_abs", "spearman_signed", "ssim", "ssim_abs_max", "hog")
-RULE_LABELS = {"saliency": "Saliency", "deconvnet": "DeconvNet", "guided": "GBP"}
+from kerasviz.analysis.experiments import SIMILARITY_METRICS as SIMILARITIES  # noqa: E402
+from kerasviz.names import RULE_LABELS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

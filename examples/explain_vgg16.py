@@ -38,8 +38,7 @@ import numpy as np  # noqa: E402
 
 import kerasviz as kv  # noqa: E402
 from kerasviz.analysis import metrics  # noqa: E402
-
-RULE_LABELS = {"saliency": "Saliency", "deconvnet": "DeconvNet", "guided": "GBP"}
+from kerasviz.names import RULE_LABELS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

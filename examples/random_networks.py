@@ -44,11 +44,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import kerasviz as kv  # noqa: E402
 from kerasviz.analysis import experiments, metrics, report  # noqa: E402
+from kerasviz.analysis.records import stats  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,9 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def mean(records, **filters) -> float:
-    """Mean `value` of the records that match every filter (NaN if none)."""
-    values = [r["value"] for r in records if all(r.get(k) == v for k, v in filters.items())]
-    return float(np.mean(values)) if values else float("nan")
+    """Mean `value` of the records that match every filter (NaN if none; NaN values left out)."""
+    return stats(records, **filters)[0]
 
 
 def filter_sweep(args, photos) -> tuple[list[dict], list[dict]]:

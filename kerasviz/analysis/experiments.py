@@ -69,6 +69,7 @@ from kerasviz import data as data_lib
 from kerasviz import zoo
 from kerasviz.analysis import adversarial
 from kerasviz.analysis import metrics
+from kerasviz.analysis.metrics import image_metrics  # kept importable from here
 from kerasviz.analysis.records import Record, record  # `record` kept importable from here
 from kerasviz.analysis.theory import theory_curve  # kept importable from here
 from kerasviz.errors import InvalidArgumentError, InvalidInputError
@@ -120,34 +121,6 @@ def center(images) -> np.ndarray:
         float64 array, same shape.
     """
     return np.asarray(images, np.float64) - np.asarray(data_lib.IMAGENET_MEAN, np.float64)
-
-
-def image_metrics(m: np.ndarray, x: np.ndarray, x_tilde: np.ndarray | None = None) -> dict[str, float]:
-    """M1–M3 of one map against the image x it was computed for.
-
-    Args:
-        m: the map `(H, W, C)`.
-        x: the image as the first weight layer sees it (mean-subtracted for
-            the zoo's RGB nets), `(H, W, C)`.
-        x_tilde: the patch-normalized x̃, or `None` to skip the x̃ metrics.
-
-    Returns:
-        `r_image`, `abs_r_image`, `r_image_demeaned`, (`r_normalized`,
-        `r_normalized_demeaned`,) `highpass`, `ssim_image`.
-    """
-    rec = metrics.recovery(m, x)
-    out = {
-        "r_image": rec["r_image"],
-        "abs_r_image": abs(rec["r_image"]),
-        "r_image_demeaned": rec["r_image_demeaned"],
-    }
-    if x_tilde is not None:
-        demeaned = metrics.demean_channels(m)
-        out["r_normalized"] = metrics.pearson(m, x_tilde)
-        out["r_normalized_demeaned"] = metrics.pearson(demeaned, x_tilde)
-    out["highpass"] = metrics.highpass_recovery(m, x)
-    out["ssim_image"] = metrics.ssim_to_image(m, x)
-    return out
 
 
 def _names(images: np.ndarray, names: Sequence[str] | None) -> list[str]:

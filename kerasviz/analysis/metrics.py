@@ -10,6 +10,7 @@ The definitions are those of the docs' analysis page (docs/analysis.md, "Metrics
 | M1 recovery | `recovery` |
 | M2 high-pass recovery | `highpass_recovery` |
 | M3 SSIM to image | `ssim_to_image` |
+| M1–M3 of one map, as the experiments record them | `image_metrics` |
 | M4 map similarity (Adebayo et al.) | `map_similarity` |
 | M5 class-pair similarity | `class_pair_similarity` |
 | M6 input independence | `input_independence` |
@@ -75,6 +76,7 @@ __all__ = [
     "recovery",
     "highpass_recovery",
     "ssim_to_image",
+    "image_metrics",
     "minmax",
     "abs_normalized",
     "signed_normalized",
@@ -347,6 +349,44 @@ def ssim_to_image(map: Any, image: Any) -> float:  # noqa: A002 - the paper's wo
         map, image, ("map", "image"), ranks=(3,), hint=_validation.MAP_HINT, where="ssim_to_image"
     )
     return _ssim_raw(minmax(m), minmax(x))
+
+
+def image_metrics(m: np.ndarray, x: np.ndarray, x_tilde: np.ndarray | None = None) -> dict[str, float]:
+    """M1–M3 of one map against the image x it was computed for, under the records' metric names.
+
+    Args:
+        m: the map `(H, W, C)`.
+        x: the image as the first weight layer sees it (mean-subtracted for
+            the zoo's RGB nets), `(H, W, C)`.
+        x_tilde: the patch-normalized x̃, or `None` to skip the x̃ 
+
+    Returns:
+        `r_image`, `abs_r_image`, `r_image_demeaned`, (`r_normalized`,
+        `r_normalized_demeaned`,) `highpass`, `ssim_image`.
+
+    Raises:
+        InvalidInputError: on maps or images that are not `(H, W, C)` of one
+            shape, or hold NaN/inf.
+
+    Example:
+
+    ```python
+    image_metrics(gbp_map, x, patch_normalized_box(x, 7))["r_normalized"]
+    ```
+    """
+    rec = recovery(m, x)
+    out = {
+        "r_image": rec["r_image"],
+        "abs_r_image": abs(rec["r_image"]),
+        "r_image_demeaned": rec["r_image_demeaned"],
+    }
+    if x_tilde is not None:
+        demeaned = demean_channels(m)
+        out["r_normalized"] = pearson(m, x_tilde)
+        out["r_normalized_demeaned"] = pearson(demeaned, x_tilde)
+    out["highpass"] = highpass_recovery(m, x)
+    out["ssim_image"] = ssim_to_image(m, x)
+    return out
 
 
 # --------------------------------------------------------------------------- #
