@@ -63,7 +63,7 @@ from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz import randomization
 from kerasviz.analysis import metrics
-from kerasviz.errors import InvalidArgumentError, InvalidInputError, UnsupportedModelError
+from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
 from kerasviz.visualizer import Visualizer
 
 __all__ = [
