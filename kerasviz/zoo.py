@@ -64,7 +64,9 @@ __all__ = [
     "PROTOCOLS",
     "SubtractMean",
     "cnn3",
+    "FASHION_VGG_WIDTHS",
     "fashion_cnn",
+    "fashion_vgg",
     "fc3",
     "protocol_layers",
     "randomization_protocols",
@@ -614,5 +616,122 @@ def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> kera
             _load_weights_file(model, path, "fashion_cnn")
         return model
     _load_weights_file(model, weights, "fashion_cnn")
+    return model
+
+
+#: Base widths of the shipped `fashion_vgg` nets (filters of the first block).
+FASHION_VGG_WIDTHS: tuple[int, ...] = (16, 32, 64)
+
+
+def _fashion_vgg_weights_name(width: int) -> str:
+    return "fashion_vgg.weights.h5" if width == 64 else f"fashion_vgg_w{width}.weights.h5"
+
+
+def fashion_vgg(
+    weights: str | os.PathLike | None = None, seed: int = 0, width: int = 64
+) -> keras.Model:
+    """Build the VGG-style Fashion-MNIST net that kerasviz ships trained.
+
+    Three VGG blocks of two 3×3 convolutions with ReLU (`width`, `2·width`,
+    `4·width` filters: 64–128–256 by default) each followed by 2×2
+    max-pooling, then two fully connected ReLU layers of 256 units and the
+    logits. No batch norm (VGG-16 has none). Inputs are Fashion-MNIST images
+    zero-padded to 32×32 with the gray channel replicated to RGB
+    (`kv.data.fashion_mnist_rgb32`), in [0, 1].
+
+    | layer | output (width 64) |
+    |---|---|
+    | `block1_conv1`, `block1_conv2` 3×3, relu; `block1_pool` | 16×16×64 |
+    | `block2_conv1`, `block2_conv2` 3×3, relu; `block2_pool` | 8×8×128 |
+    | `block3_conv1`, `block3_conv2` 3×3, relu; `block3_pool` | 4×4×256 |
+    | `flatten`, `dropout` 0.5; `fc1` 256 relu; `dropout_fc1` 0.5 | 256 |
+    | `fc2` 256 relu; `predictions` (logits) | 10 |
+
+    Nine weight layers (`weight_layers`). `models/fashion_vgg.md` is its
+    model card. Widths 16, 32 and 64 ship trained the same way
+    (`FASHION_VGG_WIDTHS`) for the width study of `kerasviz reproduce --full`.
+
+    Args:
+        weights: `None` (Glorot init, seeded), `"trained"` (the shipped
+            weights of this width) or a path to a `.weights.h5`. Defaults
+            to `None`.
+        seed: seed of the random initialization. Defaults to `0`.
+        width: filters of the first block. Defaults to `64`.
+
+    Returns:
+        A Functional `keras.Model` named `"fashion_vgg"` (or
+        `"fashion_vgg_w{width}"`) taking `(N, 32, 32, 3)` images in [0, 1]
+        and returning `(N, 10)` logits.
+
+    Raises:
+        WeightsUnavailableError: if `weights="trained"` and no shipped file
+            exists for this width.
+        FileReadError: if `weights` is a path that cannot be loaded.
+        InvalidInputError: for any other `weights` value or a bad `width`.
+
+    Example:
+
+    ```python
+    net = kv.zoo.fashion_vgg(weights="trained")
+    (_, _), (x_test, y_test) = kv.data.fashion_mnist_rgb32()
+    logits = net.predict(x_test[:100])
+    ```
+    """
+    seed = _check_seed(seed)
+    width = _check_positive_int("width", width)
+    trained = isinstance(weights, str) and weights == "trained"
+    if weights is not None and not trained:
+        if not isinstance(weights, (str, os.PathLike)):
+            raise InvalidInputError(
+                "`weights` must be None, 'trained' or the path of a .weights.h5 file. "
+                f"Received: weights={weights!r}"
+            )
+        _check_weights_file(weights, "fashion_vgg")
+    inputs = keras.Input(shape=(32, 32, 3), name="image")
+    x = inputs
+    index = 0
+    for block, filters in ((1, width), (2, 2 * width), (3, 4 * width)):
+        for conv in (1, 2):
+            x = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer=_keras_kernel(seed, index),
+                name=f"block{block}_conv{conv}",
+            )(x)
+            index += 1
+        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dropout(0.5, seed=_derive_seed(seed, 100), name="dropout")(x)
+    x = keras.layers.Dense(
+        256, activation="relu", kernel_initializer=_keras_kernel(seed, index), name="fc1"
+    )(x)
+    x = keras.layers.Dropout(0.5, seed=_derive_seed(seed, 101), name="dropout_fc1")(x)
+    x = keras.layers.Dense(
+        256, activation="relu", kernel_initializer=_keras_kernel(seed, index + 1), name="fc2"
+    )(x)
+    outputs = keras.layers.Dense(
+        10, kernel_initializer=_keras_kernel(seed, index + 2), name="predictions"
+    )(x)
+    name = "fashion_vgg" if width == 64 else f"fashion_vgg_w{width}"
+    model = keras.Model(inputs, outputs, name=name)
+
+    if weights is None:
+        return model
+    if trained:
+        file_name = _fashion_vgg_weights_name(width)
+        resource = importlib.resources.files("kerasviz").joinpath("weights", file_name)
+        if not resource.is_file():
+            raise WeightsUnavailableError(
+                f"No trained weights for fashion_vgg width {width} ({file_name}) in this "
+                f"kerasviz installation; shipped widths: {FASHION_VGG_WIDTHS}. Train them "
+                f"with `python models/train_fashion_vgg.py --width {width}`. "
+                f"Received: weights='trained', width={width}"
+            )
+        with importlib.resources.as_file(resource) as path:
+            _load_weights_file(model, path, "fashion_vgg")
+        return model
+    _load_weights_file(model, weights, "fashion_vgg")
     return model
 
