@@ -14,12 +14,31 @@ kv.render.plot_maps(images, maps, path="maps.png")
 ```
 """
 
-from kerasviz import _backend_check  # noqa: F401  (must come first)
-from kerasviz import errors, methods, rules, targets
-from kerasviz import layers  # noqa: F401  (registers the serializable layers for load_model)
-from kerasviz.rewrite import RewriteReport, layer_paths, rewrite, tap
-from kerasviz.rules import RULES
-from kerasviz.visualizer import Visualizer, visualize
+import importlib
+import sys
+import types
+
+from kerasviz import _backend_check, errors
+
+_backend_check.check_environment()  # KERAS_BACKEND=jax fails here, before anything imports Keras
+
+# `import kerasviz` loads no TensorFlow: the `kerasviz` command's --help and its
+# quiet start depend on it. The core is imported on first use of any of its
+# names, or right here when Keras is loaded already; loading it also registers
+# kerasviz's serializable layers (`kerasviz.layers`) for `keras.saving.load_model`
+# (`import keras` then `import kerasviz`, as in `kerasviz.layers`'s example).
+# Add new public names to _CORE or _LAZY_ATTRIBUTES, never as an import at the
+# top of this file (tests/test_cli_console.py fails if TensorFlow gets loaded).
+_CORE = {
+    "RULES": "kerasviz.rules",
+    "RewriteReport": "kerasviz.rewrite",
+    "layer_paths": "kerasviz.rewrite",
+    "rewrite": "kerasviz.rewrite",
+    "tap": "kerasviz.rewrite",
+    "Visualizer": "kerasviz.visualizer",
+    "visualize": "kerasviz.visualizer",
+}
+_CORE_MODULES = ("layers", "methods", "rules", "targets")
 
 __version__ = "0.1.0"
 
@@ -60,14 +79,56 @@ _LAZY_ATTRIBUTES = {
 }
 
 
-def __getattr__(name):
-    if name in _LAZY_ATTRIBUTES:
-        import importlib
+class _Package(types.ModuleType):
+    def __setattr__(self, name, value):
+        # Importing a submodule binds it on its package: `kv.rewrite` stays the function.
+        if name == "rewrite" and isinstance(value, types.ModuleType):
+            value = value.rewrite
+        super().__setattr__(name, value)
 
+
+sys.modules[__name__].__class__ = _Package
+_core_state = "not loaded"
+
+
+def _load_core() -> None:
+    """Import the core once (Keras, TensorFlow, kerasviz's layers) and bind its names here."""
+    global _core_state
+    if _core_state != "not loaded":  # loaded, or loading (a core module importing a sibling)
+        return
+    _core_state = "loading"
+    try:
+        _backend_check.check_keras()
+        for module in _CORE_MODULES:
+            importlib.import_module(f"kerasviz.{module}")
+        for name, module in _CORE.items():
+            globals()[name] = getattr(importlib.import_module(module), name)
+    except BaseException:
+        _core_state = "not loaded"
+        raise
+    _core_state = "loaded"
+
+
+if "keras" in sys.modules:
+    _load_core()
+
+
+def __getattr__(name):
+    if name in _CORE_MODULES:  # also `from kerasviz import rules` inside the core, while it loads
+        _backend_check.check_keras()
+        return importlib.import_module(f"kerasviz.{name}")
+    if name in _CORE:
+        _load_core()
+        return globals()[name]
+    if name in _LAZY_ATTRIBUTES:
+        _load_core()
         module = importlib.import_module(_LAZY_ATTRIBUTES[name])
         return module if name == "datasets" else getattr(module, name)
     if name in _LAZY_SUBMODULES:
-        import importlib
-
+        _load_core()
         return importlib.import_module(f"kerasviz.{name}")
     raise AttributeError(f"module 'kerasviz' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

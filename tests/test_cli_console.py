@@ -20,12 +20,6 @@ from kerasviz import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# These need a process in which `import kerasviz` loads no TensorFlow; today the
-# package imports its core (and TensorFlow) eagerly, so the command cannot run
-# before TensorFlow does.
-needs_light_import = pytest.mark.skip(
-    reason="kerasviz/__init__.py imports TensorFlow, so the console command starts after it"
-)
 STARTUP_NOISE = ("cuInit", "oneDNN", "absl::InitializeLog", "cuda drivers", "cpu_feature_guard")
 HELP_ARGV = (["--help"], ["explain", "--help"], ["reproduce", "--help"])
 
@@ -45,7 +39,6 @@ def _in_process_help(argv, capsys, monkeypatch) -> str:
     return capsys.readouterr().out
 
 
-@needs_light_import
 def test_help_imports_no_tensorflow_and_prints_only_the_usage(capsys, monkeypatch):
     """`kerasviz [COMMAND] --help` as the console script runs it, three times in one fresh process."""
     code = (
@@ -68,7 +61,6 @@ def test_help_imports_no_tensorflow_and_prints_only_the_usage(capsys, monkeypatc
     assert imported == "[]\n"
 
 
-@needs_light_import
 def test_python_dash_m_kerasviz_help_is_the_same_silent_usage(capsys, monkeypatch):
     result = subprocess.run([sys.executable, "-m", "kerasviz", "explain", "--help"], capture_output=True,
                             text=True, cwd=ROOT, env=_env(), timeout=120)
@@ -76,7 +68,6 @@ def test_python_dash_m_kerasviz_help_is_the_same_silent_usage(capsys, monkeypatc
     assert result.stdout == _in_process_help(["explain", "--help"], capsys, monkeypatch)
 
 
-@needs_light_import
 def test_building_the_parser_imports_no_tensorflow():
     code = "import sys, kerasviz.cli; kerasviz.cli.build_parser(); print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(),
@@ -84,7 +75,6 @@ def test_building_the_parser_imports_no_tensorflow():
     assert (result.stdout, result.stderr) == ("False\n", "")
 
 
-@needs_light_import
 def test_an_explain_run_prints_no_tensorflow_startup_lines(tmp_path):
     """The smallest real run: one 28x28 image through the shipped Fashion-MNIST net, one rule."""
     image = tmp_path / "shirt.png"
@@ -150,3 +140,21 @@ def test_a_broken_command_module_fails_loudly_and_keeps_its_subcommand(monkeypat
     assert "{explain,reproduce}" in capsys.readouterr().out
     with pytest.raises(ImportError):
         cli.main(["reproduce", "--smoke", "--out", "unused"])
+
+
+def test_import_kerasviz_is_light_and_the_core_loads_on_first_use():
+    """`import kerasviz` loads no TensorFlow; the first use of a core name loads the core (and registers
+    kerasviz's layers); `kv.rewrite` stays the function even when the submodule was imported first."""
+    code = (
+        "import sys\n"
+        "import kerasviz as kv\n"
+        "print('tensorflow' in sys.modules)\n"
+        "import kerasviz.rewrite\n"
+        "print(kv.rewrite is sys.modules['kerasviz.rewrite'].rewrite, kv.Visualizer.__module__)\n"
+        "import keras\n"
+        "print(keras.saving.get_registered_object('kerasviz>SubtractMean') is kv.layers.SubtractMean)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env=_env(TF_CPP_MIN_LOG_LEVEL="3"), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == "False\nTrue kerasviz.visualizer\nTrue\n"
