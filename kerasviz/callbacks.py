@@ -69,11 +69,13 @@ from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.analysis import metrics
 from kerasviz.errors import (
+    InvalidArgumentError,
     InvalidInputError,
     InvalidTargetError,
     KerasvizError,
     UnsupportedModelError,
 )
+from kerasviz.rewrite import _check_activations
 from kerasviz.visualizer import Visualizer
 
 __all__ = ["VisualizationCallback"]
@@ -135,6 +137,9 @@ class VisualizationCallback(keras.callbacks.Callback):
         output: which output to explain for a multi-output model (see
             `kv.Visualizer`). Defaults to `None`.
         seed: seed of the random classes. Defaults to `0`.
+        activations: `"relu"` (the rules act at ReLUs) or `"all"` (at every
+            elementwise activation too; see `kv.rewrite`). Defaults to
+            `"relu"`.
 
     Raises:
         InvalidInputError: at construction, for images that are not a
@@ -184,14 +189,11 @@ class VisualizationCallback(keras.callbacks.Callback):
         preprocess: Callable | None = None,
         output: int | str | None = None,
         seed: int = 0,
+        activations: str = "relu",
     ):
         super().__init__()
         self.images = _validation.image_batch(images)
-        if not isinstance(log_dir, (str, os.PathLike)) or not os.fspath(log_dir):
-            raise InvalidInputError(
-                f"log_dir must be a folder path (str or os.PathLike). Received: log_dir={log_dir!r}"
-            )
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = _folder(log_dir, "log_dir")
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         self.every_n_epochs = _validation.positive_int(every_n_epochs, "every_n_epochs")
         if every_n_batches is not None:
@@ -203,7 +205,7 @@ class VisualizationCallback(keras.callbacks.Callback):
                     f"every_n_epochs={every_n_epochs!r}, every_n_batches={every_n_batches!r}"
                 )
         self.every_n_batches = every_n_batches
-        self.png_dir = None if png_dir is None else os.fspath(png_dir)
+        self.png_dir = None if png_dir is None else _folder(png_dir, "png_dir")
         self.normalize = _validation.one_of(normalize, "normalize", render.NORMALIZATIONS, what="normalization")
         self.labels = _check_labels(labels, len(self.images))
         self.target = targets_lib.resolve(target, seed=seed)
@@ -231,6 +233,7 @@ class VisualizationCallback(keras.callbacks.Callback):
         self.preprocess = preprocess
         self.output = output
         self.seed = _validation.seed(seed, non_negative=True)
+        self.activations = _check_activations(activations)
         #: `{tag: [(step, value), ...]}` of every scalar written.
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._viz: Visualizer | None = None
@@ -248,9 +251,12 @@ class VisualizationCallback(keras.callbacks.Callback):
 
     # -- Keras hooks ----------------------------------------------------------
     def on_train_begin(self, logs=None):
-        with _global_random_state_kept():
-            if self._viz is None or self._viz_model is not self.model:
-                self._build()
+        # A Sequential model without an Input is built by its first batch:
+        # the visualizer is then made at the first logging step instead.
+        if not _unbuilt_sequential(self.model):
+            with _global_random_state_kept():
+                if self._viz is None or self._viz_model is not self.model:
+                    self._build()
         self._writer = tf.summary.create_file_writer(self.run_dir)
         if self.png_dir is not None:
             os.makedirs(self.png_dir, exist_ok=True)
@@ -285,7 +291,8 @@ class VisualizationCallback(keras.callbacks.Callback):
         model = self.model
         try:
             viz = Visualizer(
-                model, self.rules, output=self.output, preprocess=self.preprocess, seed=self.seed
+                model, self.rules, output=self.output, preprocess=self.preprocess, seed=self.seed,
+                activations=self.activations,
             )
         except KerasvizError as err:
             raise type(err)(f"VisualizationCallback cannot explain this model: {err}") from err
@@ -331,8 +338,11 @@ class VisualizationCallback(keras.callbacks.Callback):
         return shown, per_class
 
     def _log(self, step: int, png_stem: str) -> None:
-        if self._viz is None or self._writer is None:
+        if self._writer is None:
             return
+        if self._viz is None or self._viz_model is not self.model:
+            with _global_random_state_kept():
+                self._build()
         with _global_random_state_kept():
             shown, per_class = self._maps()
             values = self._scores(per_class) if per_class is not None else {}
@@ -412,3 +422,28 @@ def _check_labels(labels, num_images: int) -> np.ndarray | None:
             f"Received: labels with shape={array.shape}, dtype={array.dtype}"
         )
     return array.astype(np.int64)
+
+
+def _unbuilt_sequential(model) -> bool:
+    return isinstance(model, keras.Sequential) and not (model.built and model.inputs)
+
+
+def _folder(path, name: str) -> str:
+    """`path` as a str, if it is (or can become) a folder: no file on its way."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise InvalidInputError(
+            f"{name} must be a folder path (str or os.PathLike). Received: {name}={path!r}"
+        )
+    text = os.fspath(path)
+    probe = os.path.abspath(text)
+    while not os.path.exists(probe):
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return text
+        probe = parent
+    if not os.path.isdir(probe):
+        raise InvalidArgumentError(
+            f"{name} must be a folder (created if missing), but {probe!r} is a file. "
+            f"Pass another path. Received: {name}={text!r}"
+        )
+    return text

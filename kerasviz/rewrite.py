@@ -256,6 +256,33 @@ def rewrite_for(
     return new_model
 
 
+def check_model(model) -> None:
+    """Raise the `UnsupportedModelError` that says why `rewrite` cannot take `model`.
+
+    The one place that words it: `rewrite`, `Visualizer` and the callback
+    all raise these messages. A subclassed model, or a Sequential model that
+    has no input shape yet, is refused; Functional and built Sequential
+    models pass.
+    """
+    if isinstance(model, keras.Sequential):
+        if not model.built or not model.inputs:
+            raise UnsupportedModelError(
+                f"The Sequential model {model.name!r} has no known input shape. "
+                f"Start it with keras.Input(shape) or call it on a batch before "
+                f"rewriting it. Received: model={model.name!r} (not built)"
+            )
+        return
+    if not _compat.is_functional(model):
+        raise UnsupportedModelError(
+            f"kerasviz can rewrite Functional and Sequential models, not a "
+            f"subclassed model ({type(model).__name__}): its call() is Python "
+            f"code whose ReLUs cannot be found. Build the same network with the "
+            f"Functional API, or use kerasviz.rules.RuleReLU layers in place of "
+            f"its ReLUs. Received: model={getattr(model, 'name', None)!r} of type "
+            f"{type(model).__name__}"
+        )
+
+
 def _check_activations(activations) -> str:
     if activations not in _ACTIVATIONS:
         raise InvalidArgumentError(
@@ -321,26 +348,12 @@ class _Rewriter:
 
     # -- models -------------------------------------------------------------
     def model(self, model: keras.Model, *, logits: bool) -> keras.Model:
+        check_model(model)
         if isinstance(model, keras.Sequential):
             return self._sequential(model, logits=logits)
-        if _compat.is_functional(model):
-            return self._functional(model, logits=logits)
-        raise UnsupportedModelError(
-            f"kerasviz can rewrite Functional and Sequential models, not a "
-            f"subclassed model ({type(model).__name__}): its call() is Python "
-            f"code whose ReLUs cannot be found. Build the same network with the "
-            f"Functional API, or use kerasviz.rules.RuleReLU layers in place of "
-            f"its ReLUs. Received: model={model.name!r} of type "
-            f"{type(model).__name__}"
-        )
+        return self._functional(model, logits=logits)
 
     def _sequential(self, model: keras.Sequential, *, logits: bool) -> keras.Model:
-        if not model.built or not model.inputs:
-            raise UnsupportedModelError(
-                f"The Sequential model {model.name!r} has no known input shape. "
-                f"Start it with keras.Input(shape) or call it on a batch before "
-                f"rewriting it. Received: model={model.name!r} (not built)"
-            )
         source = model.inputs[0]
         inputs = keras.Input(
             batch_shape=source.shape, dtype=source.dtype, name=_compat.producing_operation(source).name

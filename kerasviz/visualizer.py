@@ -31,7 +31,7 @@ from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import Activations, OnUnsupported, rewrite_for, tap
+from kerasviz.rewrite import Activations, OnUnsupported, check_model, rewrite_for, tap
 
 Maps = dict[str, np.ndarray]
 
@@ -98,6 +98,7 @@ class Visualizer:
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
             )
+        check_model(model)  # subclassed or input-less: rewrite's message
         inputs = getattr(model, "inputs", None) or []
         if len(inputs) != 1:
             raise UnsupportedModelError(

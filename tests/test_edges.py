@@ -32,3 +32,94 @@ def test_sanity_check_of_one_image_warns_that_input_similarity_is_nan():
     with pytest.warns(UserWarning, match=f"^{re.escape(message)}$"):
         report = kv.analysis.sanity_check(_cnn(), image, num_random_classes=1, progress=False)
     assert np.isnan(report["saliency"].input_similarity)
+
+
+class _Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__(name="tiny_net")
+        self.conv = L.Conv2D(2, 3, activation="relu")
+        self.flat = L.Flatten()
+        self.head = L.Dense(3)
+
+    def call(self, x):
+        return self.head(self.flat(self.conv(x)))
+
+
+SUBCLASSED = (
+    "kerasviz can rewrite Functional and Sequential models, not a subclassed model (_Subclassed): "
+    "its call() is Python code whose ReLUs cannot be found. Build the same network with the "
+    "Functional API, or use kerasviz.rules.RuleReLU layers in place of its ReLUs. Received: "
+    "model='tiny_net' of type _Subclassed"
+)
+
+
+def _images(n=4):
+    return np.random.default_rng(0).normal(size=(n, 8, 8, 3)).astype(np.float32)
+
+
+def test_subclassed_model_gets_the_same_message_everywhere(tmp_path):
+    model = _Subclassed()
+    model(_images())
+    for make in (lambda: kv.rewrite(model), lambda: kv.Visualizer(model),
+                 lambda: kv.visualize(model, _images(), progress=False)):
+        with pytest.raises(kv.errors.UnsupportedModelError, match=f"^{re.escape(SUBCLASSED)}$"):
+            make()
+    model.compile("sgd", "mse")
+    callback = kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path / "logs", scores=False)
+    message = f"VisualizationCallback cannot explain this model: {SUBCLASSED}"
+    with pytest.raises(kv.errors.UnsupportedModelError, match=f"^{re.escape(message)}$"):
+        model.fit(_images(), np.zeros((4, 3)), epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_sequential_without_input_gets_the_same_message_from_visualizer_and_rewrite():
+    model = keras.Sequential([L.Conv2D(2, 3), L.Flatten(), L.Dense(3)], name="no_input")
+    message = (
+        "The Sequential model 'no_input' has no known input shape. Start it with keras.Input(shape) "
+        "or call it on a batch before rewriting it. Received: model='no_input' (not built)"
+    )
+    for make in (lambda: kv.rewrite(model), lambda: kv.Visualizer(model)):
+        with pytest.raises(kv.errors.UnsupportedModelError, match=f"^{re.escape(message)}$"):
+            make()
+
+
+def test_callback_on_a_sequential_built_during_fit_just_works(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([L.Conv2D(2, 3, activation="relu"), L.Flatten(), L.Dense(3)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    images = _images(2)
+    callback = kv.callbacks.VisualizationCallback(images, log_dir=tmp_path / "logs", rules=("saliency",),
+                                                  png_dir=tmp_path / "png", scores=False)
+    model.fit(_images(), np.array([0, 1, 2, 0]), epochs=2, verbose=0, callbacks=[callback])
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["epoch_0000.png", "epoch_0001.png"]
+    expected = kv.visualize(model, images, rules=("saliency",), progress=False)["saliency"]
+    np.testing.assert_allclose(callback._viz(images, progress=False)["saliency"], expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("argument", ["log_dir", "png_dir"])
+def test_callback_folder_that_is_a_file_is_refused_when_the_callback_is_made(tmp_path, argument):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    for path in (a_file, a_file / "sub"):
+        kwargs = {"log_dir": tmp_path / "logs", argument: path}
+        message = (
+            f"{argument} must be a folder (created if missing), but {str(a_file)!r} is a file. "
+            f"Pass another path. Received: {argument}={str(path)!r}"
+        )
+        with pytest.raises(kv.errors.InvalidArgumentError, match=f"^{re.escape(message)}$"):
+            kv.callbacks.VisualizationCallback(_images(2), **kwargs)
+
+
+def test_callback_takes_activations_all(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(2, 3, activation="swish"), L.Flatten(), L.Dense(3)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    callback = kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path, rules=("guided",),
+                                                  scores=False, activations="all")
+    model.fit(_images(), np.array([0, 1, 2, 0]), epochs=1, verbose=0, callbacks=[callback])
+    assert dict(callback._viz.report.other_replaced) == {"fused silu in Conv2D": 1}
+    message = (
+        "activations must be 'relu' (the rules act at ReLUs, the paper's definition) or 'all' "
+        "(at every elementwise activation). Received: activations='most'"
+    )
+    with pytest.raises(kv.errors.InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path, activations="most")
