@@ -240,6 +240,7 @@ class SmoothGrad(Method):
         self.aggregate = _validation.one_of(aggregate, "aggregate", AGGREGATES, what="aggregation")
         self.seed = _validation.seed(seed, non_negative=True)
         self.copies = self.samples
+        self.name = {"mean": "smoothgrad", "square": "squaregrad", "var": "vargrad"}[self.aggregate]
 
     def noise_of(self, image: np.ndarray, index: int) -> np.ndarray:
         """The `samples` noise arrays added to `image`, the `index`-th image of a call.
@@ -495,6 +496,8 @@ NAMES: dict[str, Callable[[], Method]] = {
     "gradient": Gradient,
     "gradxinput": GradientXInput,
     "smoothgrad": SmoothGrad,
+    "squaregrad": lambda: SmoothGrad(aggregate="square"),
+    "vargrad": lambda: SmoothGrad(aggregate="var"),
     "ig": IntegratedGradients,
     "gradcam": GradCAM,
     "gradcampp": lambda: GradCAM(plus_plus=True),

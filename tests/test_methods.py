@@ -396,6 +396,7 @@ def test_names_resolve_to_methods_with_default_arguments():
     assert methods.resolve("gradcampp") == methods.GradCAM(plus_plus=True)
     assert methods.resolve("ig") == methods.IntegratedGradients()
     assert methods.resolve("guided-gradcam") == methods.GuidedGradCAM()
+    assert methods.resolve("vargrad") == methods.SmoothGrad(aggregate="var")
     for name, make in methods.NAMES.items():
         assert methods.resolve(name).name == name
         assert make().name == name
@@ -434,7 +435,8 @@ BAD_ARGUMENTS = [
     (lambda: methods.GradCAM(plus_plus="yes"), "`plus_plus` must be True or False. Received: plus_plus='yes'"),
     (lambda: methods.resolve("smooth"),
      "method must be a kv.methods method (e.g. kv.methods.SmoothGrad()), one of the names 'gradient', "
-     "'gradxinput', 'smoothgrad', 'ig', 'gradcam', 'gradcampp', 'guided-gradcam', or None for the gradient. "
+     "'gradxinput', 'smoothgrad', 'squaregrad', 'vargrad', 'ig', 'gradcam', 'gradcampp', 'guided-gradcam', "
+     "or None for the gradient. "
      "Received: method='smooth'"),
 ]
 

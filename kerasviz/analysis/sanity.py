@@ -304,8 +304,16 @@ class SanityReport:
         left, right = fig.subplots(1, 2, width_ratios=(1, 1.3) if many else (1, 1))
         first = self.results[rules[0]].cascade
         x = np.arange(len(first))
+        rule_order = list(dict.fromkeys(r.rule for r in self.results.values()))
+        method_order = list(dict.fromkeys(r.method for r in self.results.values()))
+        dashes = ("-", "--", ":", "-.", (0, (5, 1)), (0, (1, 1)), (0, (3, 1, 1, 1, 1, 1)))
         for rule in rules:
-            left.plot(x, [step.ssim for step in self.results[rule].cascade], marker="o", label=rule)
+            r = self.results[rule]
+            style = {}
+            if len(method_order) > 1:  # colour: the rule; line style: the method
+                style = {"color": f"C{rule_order.index(r.rule) % 10}",
+                         "linestyle": dashes[method_order.index(r.method) % len(dashes)]}
+            left.plot(x, [step.ssim for step in r.cascade], marker="o", label=rule, **style)
         left.set_xticks(x, [step.layer for step in first], rotation=45, ha="right")
         left.set_ylabel("SSIM to the original map")
         left.set_xlabel("randomized down to layer")
