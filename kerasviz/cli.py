@@ -1,9 +1,16 @@
-"""The `kerasviz` command.
+"""The `kerasviz` command: its parser, its subcommands and its console output.
 
 `kerasviz explain` writes saliency, DeconvNet and GBP maps of images as a
 paper-style PNG grid and the raw maps as `.npz`. With no arguments it runs
 offline: four scikit-image sample photos at 224×224 through VGG-16 with the
-paper's random initialization.
+paper's random initialization. `kerasviz reproduce` runs the paper's
+experiments (`kerasviz.analysis.reproduce`).
+
+This module owns every subcommand's arguments (one `add_*_arguments`
+function each, registered in `_COMMANDS`) and builds the parser with the
+standard library alone: `--help` loads no TensorFlow. Each command imports
+what it needs when it runs; `main` first imports TensorFlow with its C++
+start-up lines silenced (unless `TF_CPP_MIN_LOG_LEVEL` is set).
 
 Example:
 
@@ -203,7 +210,7 @@ def _load_model(spec: str, weights: str, seed: int, unsafe: bool):
         )
     import keras
 
-    import kerasviz.zoo  # noqa: F401  (registers kerasviz's layers for loading)
+    from kerasviz import layers, rules  # noqa: F401  (register kerasviz's layers for load_model)
 
     try:
         return keras.saving.load_model(path, safe_mode=not unsafe), None
