@@ -1,6 +1,6 @@
 """FGSM flips the class of Fashion-MNIST images; GBP's map changes far less than saliency's.
 
-What it shows (PAPER.md E7, claim C10): on the trained Fashion-MNIST CNN
+What it shows (docs/paper.md: setup E7, claim C10): on the trained Fashion-MNIST CNN
 (`kv.zoo.fashion_cnn(weights="trained")`), the Fast Gradient Sign Method
 (`kerasviz.analysis.adversarial.minimal_fgsm`) finds, per image, the smallest
 step ε that changes the top-1 class, re-checked after rounding the image to
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
         print("No image flipped: raise --max-epsilon.", file=sys.stderr)
         return 1
 
-    # Each map explains its own image's top-1 class (PAPER.md E7).
+    # Each map explains its own image's top-1 class (docs/paper.md, setup E7).
     viz = kv.Visualizer(model, rules=kv.RULES)
     maps_x = viz(x, target="max", progress=False)
     maps_adv = viz(attack.x_adv, target="max", progress=False)

@@ -3,7 +3,7 @@
 What it shows: the paper-style grid (one row per photo: the photo, then the
 saliency, DeconvNet and GBP maps, each min–max normalized over all pixels and
 channels) and, per rule, how much the map *is the image again*: the Pearson r
-between the map and the mean-subtracted photo x (PAPER.md M1), also after
+between the map and the mean-subtracted photo x (docs/paper.md, M1), also after
 removing each channel's mean from the map, and the SSIM of map and photo (M3).
 
 With the default random weights (the paper's initialization: every kernel

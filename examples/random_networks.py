@@ -1,6 +1,6 @@
 """The paper's random-network figures: why GBP recovers the image, and when.
 
-What it shows, on networks that have never been trained (PAPER.md E1–E3):
+What it shows, on networks that have never been trained (docs/paper.md, setups E1–E3):
 
 1. **Number of filters** (E2, claim C4): a random 3-layer CNN (7×7 conv with N
    filters → ReLU → dense logits). r(GBP, x) grows with N and follows the

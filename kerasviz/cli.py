@@ -151,7 +151,7 @@ _COMMANDS = {
     "reproduce": _Command(
         help="run the paper's experiments E1–E7, check claims C1–C11, write REPORT.md + results.json + figures",
         description="Reproduce Nie, Zhang & Patel (ICML 2018): experiments E1–E7 on random FC/CNN/VGG-16 nets "
-        "and on a trained net, the verdicts of claims C1–C11 with PAPER.md's thresholds, and the figures. "
+        "and on a trained net, the verdicts of claims C1–C11 (defined in docs/paper.md), and the figures. "
         "--quick (default) finishes in under 10 minutes on 2 CPU cores; --full uses the paper's sizes.",
         add_arguments=add_reproduce_arguments,
         run=_run_reproduce,

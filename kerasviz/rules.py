@@ -354,7 +354,8 @@ class RuleReLU(keras.layers.Layer):
     """A ReLU layer whose backward pass follows a kerasviz rule.
 
     Forward it is exactly `keras.layers.ReLU(max_value, negative_slope,
-    threshold)`; backward it passes the gradient of DESIGN's rule table.
+    threshold)`; backward it passes the gradient of its rule (the table in
+    docs/rules_and_targets.md).
     It serializes, so a rewritten model saves to `.keras` and loads back.
 
     Args:

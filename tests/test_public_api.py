@@ -1,4 +1,4 @@
-"""The public API: DESIGN.md's stable names, and the TensorFlow-only import."""
+"""The public API: its stable names, and the TensorFlow-only import."""
 
 import os
 import subprocess
@@ -8,7 +8,7 @@ import keras
 
 import kerasviz as kv
 
-# DESIGN.md, "Public API (stable names)".
+# The stable public names: renaming one needs a deprecation period (docs/api.md documents them).
 STABLE_NAMES = ("RULES", "rewrite", "visualize", "Visualizer", "callbacks")
 
 

@@ -1,4 +1,4 @@
-"""Tests for kerasviz.rules: each backward rule against DESIGN's rule table.
+"""Tests for kerasviz.rules: each backward rule against the rule table of docs/rules_and_targets.md.
 
 The references are hand-written NumPy forward and backward passes of a tiny
 dense net and a tiny conv + max-pool net (max-pool gradients go to the forward
@@ -26,7 +26,7 @@ KNOWN_RULES_TEXT = (
 
 
 def np_rule(rule, grad, derivative):
-    """DESIGN's table: the gradient a ReLU passes to its input."""
+    """The rule table (docs/rules_and_targets.md): the gradient a ReLU passes to its input."""
     if rule == "saliency":
         return grad * derivative
     if rule == "deconvnet":

@@ -1,4 +1,4 @@
-"""FGSM adversarial examples for experiment E7 (PAPER.md), checked after uint8 rounding.
+"""FGSM adversarial examples for experiment E7 (docs/paper.md), checked after uint8 rounding.
 
 The Fast Gradient Sign Method moves every pixel by ±ε along the sign of the
 gradient of the cross-entropy loss (at the predicted class):

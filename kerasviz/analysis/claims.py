@@ -15,11 +15,11 @@ and returns one dict per claim:
 
 A claim holds when every one of its checks does. Each check compares a mean
 over seeds × images (× pairs) — or a difference of such means — with a
-threshold. The thresholds are PAPER.md's (`THRESHOLDS`); where PAPER.md says
-"≈ 0", "clearly positive" or "stays high" without a number, the bound chosen
-here is stated in `THRESHOLDS` and in each claim's `criterion`, and was fixed
-before the experiments were run. A claim without the records it needs does
-not hold (its checks say "not measured").
+threshold. The thresholds are those of docs/paper.md (claims C1–C11); where
+the paper says "≈ 0", "clearly positive" or "stays high" without a number,
+the bound chosen here is stated in `THRESHOLDS` and in each claim's
+`criterion`, and was fixed before the experiments were run. A claim without
+the records it needs does not hold (its checks say "not measured").
 
 Conventions: "|r(Sal, x)| ≤ 0.05" is |mean r| (the mean over seeds × images
 of the signed r, then its absolute value); the tables also list the mean of
@@ -53,8 +53,8 @@ __all__ = ["CLAIMS", "THRESHOLDS", "evaluate", "evaluate_claim"]
 
 Record = Mapping[str, Any]
 
-#: Every number a verdict depends on. PAPER.md's own thresholds, plus the
-#: bounds this module had to choose for PAPER.md's words (marked "ours").
+#: Every number a verdict depends on: the thresholds of docs/paper.md (claims), plus the
+#: bounds this module had to choose where the paper has only words (marked "ours").
 THRESHOLDS: dict[str, float] = {
     "reference_filters": 64,  # C1–C3, C6, C11: "E2, N=64"
     "c1_r_gbp": 0.6,  # C1: r(GBP, x̃) ≥ 0.6 and r(GBP, x) ≥ 0.6
@@ -77,7 +77,7 @@ THRESHOLDS: dict[str, float] = {
     "c11_abs_r_gbp": 0.1,  # C11 (ours): "≈ 0" read as |M6(GBP)| ≤ 0.1
 }
 
-#: id → (claim, PAPER.md setting).
+#: id → (claim, setting), as in docs/paper.md (claims C1–C11).
 CLAIMS: dict[str, tuple[str, str]] = {
     "C1": ("GBP recovers the image", "E2, N=64"),
     "C2": ("saliency is noise", "E2, N=64"),

@@ -1,4 +1,4 @@
-"""The paper's experiments E1–E7 (PAPER.md), as functions that return tidy records.
+"""The paper's experiments E1–E7 (docs/paper.md, setups), as functions that return tidy records.
 
 Every function builds or takes the networks, computes saliency, DeconvNet and
 GBP maps with one `kv.Visualizer` (one forward pass shared by the three
@@ -585,7 +585,7 @@ def e6_class_pairs(
         model: the trained net (returns logits).
         images: images as the model takes them.
         pairs: the least number of class pairs per image. Defaults to `20`
-            (PAPER.md: ≥ 20). With 10 classes, 45 gives every pair.
+            (docs/paper.md, setup E6: ≥ 20). With 10 classes, 45 gives every pair.
         seed: seed of the class draw. Defaults to `0`.
         names: one name per image.
 

@@ -366,9 +366,10 @@ def _preamble(settings: Settings, trained: TrainedNet, weights: str, elapsed: fl
         f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} ({platform.node() or 'unknown host'}, "
         f"{os.cpu_count()} CPUs) in **{elapsed / 60:.1f} min**.",
         "",
-        "Thresholds are PAPER.md's; where PAPER.md gives only words (\"≈ 0\", \"clearly positive\", \"stays "
-        "high\"), the bound used is stated in the criterion column and was fixed before the runs "
-        "(`kerasviz.analysis.claims.THRESHOLDS`). A claim that does not hold is reported as such.",
+        "Setups, metrics and thresholds are those of docs/paper.md in the kerasviz repository; where the paper "
+        "gives only words (\"≈ 0\", \"clearly positive\", \"stays high\"), the bound used is stated in the "
+        "criterion column and was fixed before the runs (`kerasviz.analysis.claims.THRESHOLDS`). "
+        "A claim that does not hold is reported as such.",
         "",
         "**Which x.** The zoo's RGB nets take raw RGB in [0, 255] and subtract the ImageNet mean in their first "
         "layer (identity gradient). As the authors do, recovery metrics correlate maps with the "

@@ -5,10 +5,10 @@ measures three things:
 
 | check | question | how |
 |---|---|---|
-| class sensitivity | does the map change with the class explained? | 1 − mean SSIM between the max-logit map and maps of seeded random other classes (Sixt et al. 2020; PAPER.md M5) |
+| class sensitivity | does the map change with the class explained? | 1 − mean SSIM between the max-logit map and maps of seeded random other classes (Sixt et al. 2020; docs/paper.md, M5) |
 | cascading randomization | does the map change when the learned weights are destroyed? | weight layers re-initialized one by one from the top (Adebayo et al. 2018); SSIM and Spearman (abs) of each map to the original map |
-| image recovery | is the map just the image again? | Pearson r of the map with the input image (PAPER.md M1) |
-| input similarity | does the map ignore the image? | Pearson r between the maps of two different images for the same class (PAPER.md M6) |
+| image recovery | is the map just the image again? | Pearson r of the map with the input image (docs/paper.md, M1) |
+| input similarity | does the map ignore the image? | Pearson r between the maps of two different images for the same class (docs/paper.md, M6) |
 
 and sums them up in a verdict (see `verdict`). Saliency — the plain
 gradient — is the baseline: it is, by definition, what the model's output
@@ -107,7 +107,7 @@ class CascadeStep:
             the first point: nothing randomized yet).
         randomized: every layer random at this step, top layer first.
         ssim: mean over images of the SSIM between this step's map and the
-            original map (min–max normalized, PAPER.md M4).
+            original map (min–max normalized, docs/paper.md, M4).
         spearman_abs: mean Spearman rank correlation of the abs-normalized
             maps (Adebayo et al.'s main measure).
     """

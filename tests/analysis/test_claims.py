@@ -96,7 +96,7 @@ def test_every_claim_holds_on_passing_records_and_is_reported_in_order():
 
 
 def test_c1_holds_at_exactly_0_6_and_fails_just_below():
-    """PAPER.md: r(GBP, x̃) ≥ 0.6 and r(GBP, x) ≥ 0.6 at N=64."""
+    """docs/paper.md, claim C1: r(GBP, x̃) ≥ 0.6 and r(GBP, x) ≥ 0.6 at N=64."""
     base = passing_records()
     at = _replace(_replace(base, 0.6, experiment="E2", param=64, rule="guided", metric="r_image"),
                   0.6, experiment="E2", param=64, rule="guided", metric="r_normalized")

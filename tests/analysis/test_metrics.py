@@ -400,7 +400,7 @@ def test_input_shift_invariance():
 
 
 def test_theoretical_recovery_matches_formula_and_paper_simulation():
-    simulation = {1: 0.21, 4: 0.36, 16: 0.60, 64: 0.77, 256: 0.90}  # PAPER.md C4
+    simulation = {1: 0.21, 4: 0.36, 16: 0.60, 64: 0.77, 256: 0.90}  # docs/paper.md, claim C4
     values = [metrics.theoretical_recovery(n) for n in simulation]
     assert values == sorted(values) and len(set(values)) == 5
     for n, simulated in simulation.items():
@@ -415,7 +415,7 @@ def test_theoretical_recovery_matches_formula_and_paper_simulation():
 
 
 def test_theoretical_recovery_fc_matches_paper_simulation():
-    simulation = {1000: 0.08, 5000: 0.20, 20000: 0.39, 70000: 0.61}  # PAPER.md C5
+    simulation = {1000: 0.08, 5000: 0.20, 20000: 0.39, 70000: 0.61}  # docs/paper.md, claim C5
     for hidden, simulated in simulation.items():
         assert abs(metrics.theoretical_recovery_fc(hidden, 64 * 64 * 3) - simulated) <= 0.1
     # Local connections: 64 conv filters beat 70k dense units on a 64x64x3 input.
