@@ -73,15 +73,25 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"a model name ({', '.join(MODEL_NAMES)}) or a .keras file. Default: vgg16",
     )
     parser.add_argument(
-        "--weights", default="random",
-        help="random | imagenet | trained (fashion_cnn) | PATH.weights.h5 (for named models). Default: random",
+        "--weights", default=None,
+        help="random | imagenet | trained (fashion_cnn) | PATH.weights.h5 (named models only: a .keras "
+             "file holds its own weights). Default: random",
     )
     parser.add_argument("--rules", nargs="+", default=["saliency", "deconvnet", "guided"],
                         help="rules or aliases. Default: saliency deconvnet guided")
     parser.add_argument("--target", type=_parse_target, default="max",
                         help="max | random | loss | CLASS | C1,C2,... (one per image). Default: max")
-    parser.add_argument("--size", type=int, default=None,
-                        help="image side in pixels (default: the model's input size, else 224)")
+    parser.add_argument("--size", nargs="+", default=None, metavar="SIZE",
+                        help="image size in pixels: one side (224), HxW (224x160) or H W (224 160). "
+                             "Default: the model's input size, else 224")
+    parser.add_argument("--output", default=None,
+                        help="the output to explain (index or layer name) for a model with several")
+    parser.add_argument("--activations", choices=("relu", "all"), default="relu",
+                        help="relu: the rules act at ReLUs (the paper); all: at every elementwise "
+                             "activation too (swish, GELU...). Default: relu")
+    parser.add_argument("--scale", type=float, default=None,
+                        help="multiply the pixels (0-255) by this factor before the model (default: "
+                             "1/255 for 1-channel models, else 1)")
     parser.add_argument("--normalize", default="minmax",
                         help="minmax | abs | diverging | percentile. Default: minmax")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder. Default: {DEFAULT_OUT}")
@@ -116,6 +126,8 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_explain(args: argparse.Namespace) -> int:
     summary = explain(args)
+    for note in summary["notes"]:
+        print(note)
     print(summary["rewrite"])
     print(f"predicted classes: {summary['predicted']}")
     print(f"wrote {summary['png']} and {summary['npz']}")
@@ -179,11 +191,18 @@ def _load_named_model(name: str, weights: str, seed: int):
 
     from kerasviz import zoo
 
+    from kerasviz.errors import WeightsUnavailableError
+
     weights_arg = None if weights == "random" else weights
-    if name == "vgg16":
-        return zoo.vgg16(weights=weights_arg, seed=seed), None
-    if name == "fashion_cnn":
-        return zoo.fashion_cnn(weights=weights_arg, seed=seed), None
+    try:
+        if name == "vgg16":
+            return zoo.vgg16(weights=weights_arg, seed=seed), None
+        if name == "fashion_cnn":
+            return zoo.fashion_cnn(weights=weights_arg, seed=seed), None
+    except WeightsUnavailableError as err:  # say it in the command's words
+        message = re.sub(r"weights=None", "--weights random", str(err))
+        message = re.sub(r"Received: weights=.*$", f"Received: --weights {weights}", message, flags=re.S)
+        raise WeightsUnavailableError(message) from err
     constructor, module = _APPLICATIONS[name]
     keras.utils.set_random_seed(seed)
     try:
@@ -226,39 +245,137 @@ def explain(args: argparse.Namespace) -> dict:
     import kerasviz as kv
     from kerasviz import data, render
 
-    model, preprocess = _load_model(args.model, args.weights, args.seed, args.unsafe)
-    height = model.inputs[0].shape[1] or args.size or 224
-    if args.size is not None and model.inputs[0].shape[1] not in (None, args.size):
-        raise kv.errors.InvalidInputError(
-            f"--size {args.size} does not fit the model, which takes "
-            f"{tuple(model.inputs[0].shape[1:])} images. Received: --size {args.size}"
-        )
+    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    weights = args.weights or "random"
+    model, preprocess = _load_model(args.model, weights, args.seed, args.unsafe)
+    height, width = _image_size(model, requested, args.size)
     channels = model.inputs[0].shape[-1]
     if args.images:
-        images = np.stack([data.load_image(p, size=height) for p in args.images])
+        images = np.stack([_fit(data.load_image(p, size=None if height != width else height), (height, width))
+                           for p in args.images])
         names = [Path(p).stem for p in args.images]
     else:
-        images = data.sample_images(size=height)
+        images = np.stack([_fit(image, (height, width)) for image in data.sample_images(size=max(height, width))])
         names = list(data.SAMPLE_IMAGES)
+    notes = []
+    scale = args.scale
     if channels == 1:
-        images = images.mean(axis=-1, keepdims=True) / 255.0
-    viz = kv.Visualizer(model, args.rules, preprocess=preprocess, batch_size=8, seed=args.seed)
+        scale = 1 / 255 if scale is None else scale
+        images = images.mean(axis=-1, keepdims=True)
+        factor = "1/255" if args.scale is None else f"{scale:g}"
+        notes.append(f"1-channel model: the images are turned gray and scaled by {factor} to "
+                     f"[0, {255 * scale:g}] (--scale sets the factor)")
+    elif scale is not None:
+        notes.append(f"the images are scaled by {scale:g} to [0, {255 * scale:g}]")
+    if scale is not None:
+        images = (images * scale).astype(np.float32)
+    output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
+    try:
+        viz = kv.Visualizer(model, args.rules, preprocess=preprocess, batch_size=8, seed=args.seed,
+                            output=output, activations=args.activations)
+    except kv.errors.UnsupportedModelError as err:
+        raise type(err)(str(err).replace("with output=<index or name>", "with --output INDEX|NAME")) from err
     maps = viz(images, target=args.target)
     predicted = viz.predict(images).argmax(axis=-1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     png = out / "maps.png"
-    labels = [f"{name}\nclass {cls}" for name, cls in zip(names, predicted)]
+    labels = _row_labels(names, predicted, args.target, viz.num_classes, args.seed)
     render.plot_maps(images, maps, path=png, normalize=args.normalize, row_labels=labels)
     npz = out / "maps.npz"
     np.savez_compressed(npz, images=images, predicted=predicted, **maps)
     summary = {
-        "model": args.model, "weights": args.weights, "rules": list(maps),
+        "model": args.model, "weights": weights, "rules": list(maps),
         "target": args.target, "images": names, "predicted": predicted.tolist(),
-        "png": str(png), "npz": str(npz), "rewrite": str(viz.report),
+        "png": str(png), "npz": str(npz), "rewrite": str(viz.report), "notes": notes,
     }
     (out / "explain.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+_SIZE_HELP = "--size is one side (224), HxW (224x160) or H W (224 160), in pixels"
+
+
+def _check_explain_arguments(args: argparse.Namespace, normalizations) -> tuple[int, int] | None:
+    """Check what can be checked before loading anything; returns the `--size` asked for."""
+    from kerasviz.errors import InvalidArgumentError
+
+    if args.normalize not in normalizations:
+        raise InvalidArgumentError(
+            f"--normalize is one of {', '.join(normalizations)}. Received: --normalize {args.normalize}"
+        )
+    probe = os.path.abspath(args.out)
+    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
+        probe = os.path.dirname(probe)
+    if os.path.exists(probe) and not os.path.isdir(probe):
+        raise InvalidArgumentError(
+            f"--out is the folder the maps go to, but {probe!r} is a file. Pass another "
+            f"path. Received: --out {args.out}"
+        )
+    if args.weights is not None and args.model not in MODEL_NAMES:
+        raise InvalidArgumentError(
+            f"--weights is for the named models ({', '.join(MODEL_NAMES)}); a .keras file "
+            f"holds its own weights. Received: --weights {args.weights} with --model {args.model}"
+        )
+    if args.size is None:
+        return None
+    parts = args.size[0].lower().split("x") if len(args.size) == 1 else list(args.size)
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidArgumentError(f"{_SIZE_HELP}. Received: --size {' '.join(args.size)}")
+    return int(parts[0]), int(parts[1])
+
+
+def _image_size(model, requested: tuple[int, int] | None, size_text) -> tuple[int, int]:
+    """(height, width) of the images: the model's, checked against `--size`, else 224."""
+    from kerasviz.errors import InvalidArgumentError
+
+    shape = tuple(model.inputs[0].shape)
+    fixed = (shape[1], shape[2]) if len(shape) == 4 else (None, None)
+    if requested is not None:
+        if any(want is not None and want != got for want, got in zip(fixed, requested)):
+            raise InvalidArgumentError(
+                f"--size {requested[0]}x{requested[1]} does not fit the model, which takes "
+                f"{shape[1:]} images. Received: --size {' '.join(size_text)}"
+            )
+        return requested
+    return fixed[0] or 224, fixed[1] or fixed[0] or 224
+
+
+def _fit(image, size: tuple[int, int]):
+    """`image` center-cropped to the aspect of `size` and resized to it."""
+    import numpy as np
+    from skimage.transform import resize
+
+    height, width = size
+    if image.shape[:2] == (height, width):
+        return image
+    rows, cols = image.shape[:2]
+    if rows * width > cols * height:  # too tall: crop rows
+        keep = max(1, round(cols * height / width))
+        top = (rows - keep) // 2
+        image = image[top:top + keep]
+    else:
+        keep = max(1, round(rows * width / height))
+        left = (cols - keep) // 2
+        image = image[:, left:left + keep]
+    return resize(image, (height, width), preserve_range=True, anti_aliasing=True).astype(np.float32)
+
+
+def _row_labels(names, predicted, target, num_classes: int, seed: int) -> list[str]:
+    """'name\\nclass C' for the max target, else the target beside the prediction."""
+    if target == "max":
+        return [f"{name}\nclass {cls}" for name, cls in zip(names, predicted)]
+    if target == "loss":
+        return [f"{name}\nloss (predicted {cls})" for name, cls in zip(names, predicted)]
+    if target == "random":
+        from kerasviz import targets
+
+        shown = targets.random_other_classes(predicted, num_classes, 1, seed)[:, 0]
+    else:
+        shown = [target] * len(names) if isinstance(target, int) else list(target)
+    return [f"{name}\ntarget {t} (predicted {cls})" for name, t, cls in zip(names, shown, predicted)]
 
 
 # TensorFlow's C++ start-up lines on a machine without a GPU: absl's banner,
