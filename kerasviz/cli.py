@@ -53,8 +53,8 @@ MODEL_NAMES = ("vgg16", "fashion_cnn", *_APPLICATIONS)
 
 def _parse_target(text: str):
     """'max' | 'random' | 'loss' | '3' | '3,1,0' (one class per image)."""
-    if text in ("max", "random", "loss"):
-        return text
+    if text.strip().lower() in ("max", "random", "loss"):
+        return text.strip().lower()
     try:
         classes = [int(part) for part in text.split(",")]
     except ValueError:

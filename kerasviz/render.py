@@ -196,6 +196,14 @@ def plot_maps(
 def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """The abs-normalized map blended over the grayscale image, RGB in [0, 1].
 
+    `image` and `m` are one image and its map (`(H, W, C)` or `(H, W)`), or
+    a batch of each (`(N, H, W, C)`, giving `(N, H, W, 3)`); `alpha` in
+    `[0, 1]` is the map's weight.
+
+    Raises:
+        InvalidInputError: for an image and map that do not pair, or a bad
+            `alpha`.
+
     Example:
 
     ```python
@@ -204,6 +212,23 @@ def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """
     import matplotlib
 
+    image, m = np.asarray(image), np.asarray(m)
+    pairs = (
+        image.ndim in (2, 3) and m.ndim in (2, 3) and image.shape[:2] == m.shape[:2]
+        or image.ndim == 4 and m.ndim == 4 and image.shape[:3] == m.shape[:3]
+    )
+    if not pairs or image.dtype.kind not in "biuf" or m.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            "overlay takes an image and its map, (H, W, C) or (H, W) each, or a batch "
+            "of each, (N, H, W, C) with N maps: the same height and width. Received: "
+            f"image shape={image.shape}, map shape={m.shape}"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:
+        raise InvalidInputError(
+            f"alpha is the weight of the map, a number in [0, 1]. Received: alpha={alpha!r}"
+        )
+    if image.ndim == 4:
+        return np.stack([overlay(one, one_map, alpha) for one, one_map in zip(image, m)])
     heat = matplotlib.colormaps["inferno"](normalize_abs(m))[..., :3]
     gray = display_image(image)
     if gray.ndim == 3:

@@ -453,10 +453,11 @@ def resolve(target: TargetLike, *, seed: int = 0) -> Target:
     if isinstance(target, Target):
         return target
     if isinstance(target, str):
-        if target == "random":
+        name = target.strip().lower()  # like rule names: "MAX", "Random" work
+        if name == "random":
             return RandomClass(seed)
-        if target in _NAMED:
-            return _NAMED[target]()
+        if name in _NAMED:
+            return _NAMED[name]()
         raise UnknownTargetError(
             "Unknown target. Use 'max', 'random', 'loss', a class index, an "
             "array of class indices, a callable f(outputs) -> (N,), or "

@@ -207,7 +207,7 @@ class Visualizer:
 
     # -- internals ------------------------------------------------------------
     def _target(self, target, labels) -> targets_lib.Target:
-        if isinstance(target, str) and target == "loss" and labels is not None:
+        if isinstance(target, str) and target.strip().lower() == "loss" and labels is not None:
             return targets_lib.Loss(labels)
         if labels is not None:
             raise InvalidTargetError(

@@ -123,3 +123,40 @@ def test_callback_takes_activations_all(tmp_path):
     )
     with pytest.raises(kv.errors.InvalidArgumentError, match=f"^{re.escape(message)}$"):
         kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path, activations="most")
+
+
+def test_overlay_of_a_batch_is_the_overlay_of_each_image():
+    rng = np.random.default_rng(0)
+    images, maps = rng.random((3, 6, 7, 3)), rng.normal(size=(3, 6, 7, 3))
+    batch = kv.render.overlay(images, maps, alpha=0.4)
+    assert batch.shape == (3, 6, 7, 3)
+    for i in range(3):
+        np.testing.assert_array_equal(batch[i], kv.render.overlay(images[i], maps[i], alpha=0.4))
+
+
+@pytest.mark.parametrize(
+    "image_shape, map_shape",
+    [((2, 6, 7, 3), (6, 7, 3)), ((2, 6, 7, 3), (3, 6, 7, 3)), ((6, 7, 3), (6, 8, 3)), ((7,), (7,))],
+)
+def test_overlay_of_shapes_that_do_not_pair_is_a_clear_error(image_shape, map_shape):
+    message = (
+        "overlay takes an image and its map, (H, W, C) or (H, W) each, or a batch of each, "
+        "(N, H, W, C) with N maps: the same height and width. Received: image shape="
+        f"{image_shape}, map shape={map_shape}"
+    )
+    with pytest.raises(kv.errors.InvalidInputError, match=f"^{re.escape(message)}$"):
+        kv.render.overlay(np.zeros(image_shape), np.ones(map_shape))
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5, "half", float("nan")])
+def test_overlay_alpha_must_lie_in_0_1(alpha):
+    message = f"alpha is the weight of the map, a number in [0, 1]. Received: alpha={alpha!r}"
+    with pytest.raises(kv.errors.InvalidInputError, match=f"^{re.escape(message)}$"):
+        kv.render.overlay(np.zeros((4, 4, 3)), np.ones((4, 4, 3)), alpha=alpha)
+
+
+@pytest.mark.parametrize("spec, expected", [("MAX", "MaxLogit()"), ("Max", "MaxLogit()"),
+                                            ("Random", "RandomClass(seed=0)"), ("LOSS", "Loss()"),
+                                            (" max ", "MaxLogit()")])
+def test_target_names_are_case_insensitive_like_rule_names(spec, expected):
+    assert repr(kv.targets.resolve(spec)) == expected
