@@ -18,7 +18,13 @@ Example:
 kerasviz explain                                   # the embedded defaults
 kerasviz explain cat.jpg --weights imagenet        # needs Keras's download
 kerasviz explain x.png --model my_model.keras --rules gbp saliency --target 3
+kerasviz explain photos/ --out maps.zarr --model my.keras --rules gbp saliency   # a dataset job
+kerasviz explain "photos/*.jpg" --out maps.zarr --engine ray --workers 4          # on Ray Data
 ```
+
+A folder or glob pattern as the image argument, or an `--out` ending in
+`.zarr`, makes `explain` a dataset job (`kv.explain_dataset`): the maps of
+every image stream into a resumable Zarr store instead of a PNG grid.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ def _parse_target(text: str):
 
 def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of `kerasviz explain` to `parser` (standard library only)."""
-    parser.add_argument("images", nargs="*", help="image files (default: scikit-image sample photos)")
+    parser.add_argument("images", nargs="*",
+                        help="image files (default: scikit-image sample photos); a folder or glob pattern "
+                             "(quoted) makes a dataset job: maps of every file into a Zarr store")
     parser.add_argument(
         "--model", default="vgg16",
         help=f"a model name ({', '.join(MODEL_NAMES)}) or a .keras file. Default: vgg16",
@@ -98,6 +106,25 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and targets")
     parser.add_argument("--unsafe", action="store_true",
                         help="load .keras files with safe_mode=False (runs code stored in them)")
+    jobs = parser.add_argument_group(
+        "dataset jobs", "a folder or glob, or --out ending in .zarr: maps of every image into a resumable "
+        "Zarr store (--out, or OUT/maps.zarr when --out does not end in .zarr); rerun the same command to "
+        "resume after a crash")
+    jobs.add_argument("--engine", choices=("local", "ray"), default="local",
+                      help="local (this process) or ray (Ray Data actors; pip install \"kerasviz[ray]\"). "
+                           "Default: local")
+    jobs.add_argument("--workers", type=int, default=None,
+                      help="Ray actors (default: one per GPU, else 1)")
+    jobs.add_argument("--ray-address", default=None,
+                      help="a running Ray cluster (auto, ray://HEAD:10001); default: start a local one")
+    jobs.add_argument("--batch-size", type=int, default=32, help="images per batch and per chunk. Default: 32")
+    jobs.add_argument("--dtype", choices=("float16", "float32"), default="float16",
+                      help="stored map dtype. Default: float16")
+    jobs.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                      help="an unreadable file stops the job (raise) or becomes an error row (skip). "
+                           "Default: raise")
+    jobs.add_argument("--restart", action="store_true",
+                      help="delete the store and start over instead of resuming")
 
 
 REPRODUCE_DEFAULT_OUT = "kerasviz-reproduce"
@@ -125,6 +152,11 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_explain(args: argparse.Namespace) -> int:
+    if is_dataset_job(args):
+        summary = explain_dataset(args)
+        print(f"wrote {summary['store']}: {summary['inputs']} inputs, rules {' '.join(summary['rules'])}, "
+              f"{summary['errors']} unreadable")
+        return 0
     summary = explain(args)
     for note in summary["notes"]:
         print(note)
@@ -376,6 +408,47 @@ def _row_labels(names, predicted, target, num_classes: int, seed: int) -> list[s
     else:
         shown = [target] * len(names) if isinstance(target, int) else list(target)
     return [f"{name}\ntarget {t} (predicted {cls})" for name, t, cls in zip(names, shown, predicted)]
+
+
+def is_dataset_job(args: argparse.Namespace) -> bool:
+    """Whether `kerasviz explain` runs as a dataset job (a folder or glob, or `--out *.zarr`)."""
+    import glob
+
+    if str(args.out).rstrip("/").endswith(".zarr"):
+        return True
+    return len(args.images) == 1 and (
+        os.path.isdir(args.images[0]) or (glob.has_magic(args.images[0]) and not os.path.exists(args.images[0]))
+    )
+
+
+def _to_unit_range(images):
+    """[0, 255] to [0, 1]: the scale of one-channel models (as `explain` feeds single images)."""
+    return images / 255.0
+
+
+def explain_dataset(args: argparse.Namespace) -> dict:
+    """Run `kerasviz explain` as a dataset job (`kv.explain_dataset`); returns what it wrote."""
+    import kerasviz as kv
+
+    if not args.images:
+        raise kv.errors.InvalidArgumentError(
+            "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
+        )
+    model, preprocess = _load_model(args.model, args.weights, args.seed, args.unsafe)
+    if preprocess is None and model.inputs[0].shape[-1] == 1:
+        preprocess = _to_unit_range
+    out = str(args.out).rstrip("/")
+    path = out if out.endswith(".zarr") else os.path.join(out, "maps.zarr")
+    source = args.images[0] if len(args.images) == 1 else list(args.images)
+    store = kv.explain_dataset(
+        model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
+        image_size=args.size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
+        engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
+        seed=args.seed, **({"method": args.method} if getattr(args, "method", None) else {}),
+    )
+    table = store.table
+    return {"store": path, "inputs": len(store), "rules": list(store.rules),
+            "errors": int((table["status"] != "ok").sum())}
 
 
 # TensorFlow's C++ start-up lines on a machine without a GPU: absl's banner,

@@ -137,22 +137,35 @@ class FileSource(Source):
 
         def decode(position, path):
             image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-            return position, fit(tf.cast(image, tf.float32), size)
+            image = tf.cast(image, tf.float32)
+            same = tf.reduce_all(tf.equal(tf.shape(image)[:2], size))
+            image = tf.cond(same, lambda: image, lambda: fit(image, size))  # resizing costs: only if needed
+            return position, tf.ensure_shape(image, (*size, channels))
 
+        batch = max(stop - start for _, start, stop in ranges)
         dataset = tf.data.Dataset.from_tensor_slices((positions, [self.paths[p] for p in positions]))
         dataset = (dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .ignore_errors()  # a failed file leaves a gap: read again below, for its reason
-                   .prefetch(2 * max(stop - start for _, start, stop in ranges)))
-        decoded = ((int(p), image.numpy()) for p, image in dataset)
-        pending = next(decoded, None)
+                   .batch(batch).prefetch(2))
+        batches = ((b_positions.numpy(), b_images.numpy()) for b_positions, b_images in dataset)
+        held_positions, held_images = np.zeros(0, np.int64), np.zeros((0, *size, channels), np.float32)
+        exhausted = False
         for index, start, stop in ranges:
+            # positions increase: once one >= stop - 1 is held, every decodable file of the chunk is
+            while not exhausted and (not len(held_positions) or held_positions[-1] < stop - 1):
+                more = next(batches, None)
+                if more is None:
+                    exhausted = True
+                else:
+                    held_positions = np.concatenate([held_positions, more[0]])
+                    held_images = np.concatenate([held_images, more[1]])
+            mine = held_positions < stop
             images = np.zeros((stop - start, *size, channels), np.float32)
+            images[held_positions[mine] - start] = held_images[mine]
+            missing = sorted(set(range(start, stop)) - set(held_positions[mine].tolist()))
+            held_positions, held_images = held_positions[~mine], held_images[~mine]
             errors: list[str | None] = [None] * (stop - start)
-            for position in range(start, stop):
-                if pending is not None and pending[0] == position:
-                    images[position - start] = pending[1]
-                    pending = next(decoded, None)
-                    continue
+            for position in missing:
                 try:  # TensorFlow could not decode it: PIL may, else it says why
                     images[position - start] = self._decode_with_pil(self.paths[position])
                 except Exception as err:  # noqa: BLE001 - every reason a file is unreadable

@@ -306,3 +306,15 @@ def test_bad_arguments_are_refused(model, images, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
     with pytest.raises(kv.errors.StoreError, match=f"^Cannot open the map store {str(folder)!r}: "):
         kv.open_maps(folder)
+
+
+def test_a_method_reaches_the_visualizer_and_the_table_still_has_the_predictions(model, images, tmp_path):
+    methods = pytest.importorskip("kerasviz.methods")
+    smooth = methods.SmoothGrad(samples=2, noise=0.1, seed=1)
+    store = _explain(model, images[:4], tmp_path / "smooth.zarr", method=smooth)
+    reference = kv.Visualizer(model, RULES, batch_size=4)(images[:4], method=smooth, progress=False)
+    np.testing.assert_allclose(store["guided"][:].astype(np.float32), reference["guided"], **F16)
+    assert store.settings["method"] == repr(smooth)
+    logits = model(images[:4]).numpy()
+    np.testing.assert_array_equal(store.table["predicted"], logits.argmax(axis=1))
+    np.testing.assert_allclose(store.table["score"], logits.max(axis=1), rtol=1e-5)
