@@ -421,30 +421,51 @@ def is_dataset_job(args: argparse.Namespace) -> bool:
     )
 
 
-def _to_unit_range(images):
-    """[0, 255] to [0, 1]: the scale of one-channel models (as `explain` feeds single images)."""
-    return images / 255.0
+class _Scaled:
+    """`images * scale`, then the model's own preprocess: a dataset job's `--scale` (a stable repr for its settings)."""
+
+    def __init__(self, scale: float, then=None):
+        self.scale, self.then = scale, then
+
+    def __call__(self, images):
+        images = images * self.scale
+        return images if self.then is None else self.then(images)
+
+    def __repr__(self):
+        then = "" if self.then is None else f", then={self.then.__module__}.{self.then.__qualname__}"
+        return f"Scaled({self.scale:g}{then})"
 
 
 def explain_dataset(args: argparse.Namespace) -> dict:
-    """Run `kerasviz explain` as a dataset job (`kv.explain_dataset`); returns what it wrote."""
+    """Run `kerasviz explain` as a dataset job (`kv.explain_dataset`); returns what it wrote.
+
+    The images are decoded by the job (gray as luma for 1-channel models);
+    `--scale` (1/255 by default for 1-channel models) is applied inside the
+    gradient computation, so the stored maps are per raw 0-255 pixel.
+    """
     import kerasviz as kv
+    from kerasviz import render
 
     if not args.images:
         raise kv.errors.InvalidArgumentError(
             "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
         )
-    model, preprocess = _load_model(args.model, args.weights, args.seed, args.unsafe)
-    if preprocess is None and model.inputs[0].shape[-1] == 1:
-        preprocess = _to_unit_range
+    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe)
+    size = _image_size(model, requested, args.size)
+    scale = args.scale if args.scale is not None else (1 / 255 if model.inputs[0].shape[-1] == 1 else None)
+    if scale is not None:
+        preprocess = _Scaled(scale, preprocess)
+    output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
     out = str(args.out).rstrip("/")
     path = out if out.endswith(".zarr") else os.path.join(out, "maps.zarr")
     source = args.images[0] if len(args.images) == 1 else list(args.images)
     store = kv.explain_dataset(
         model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
-        image_size=args.size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
+        image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
         engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
-        seed=args.seed, **({"method": args.method} if getattr(args, "method", None) else {}),
+        seed=args.seed, output=output, activations=getattr(args, "activations", None),
+        **({"method": args.method} if getattr(args, "method", None) else {}),
     )
     table = store.table
     return {"store": path, "inputs": len(store), "rules": list(store.rules),

@@ -42,6 +42,7 @@ def explain_dataset(
     output: int | str | None = None,
     logits: bool = True,
     on_unsupported: str = "warn",
+    activations: str | None = None,
     seed: int = 0,
     jit_compile: bool = False,
     progress: bool = True,
@@ -105,6 +106,8 @@ def explain_dataset(
         logits: explain pre-softmax logits. Defaults to `True`.
         on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
             activations. Defaults to `"warn"`.
+        activations: where the rules act, as for `Visualizer`: `"relu"` or
+            `"all"`. Defaults to `None` (the Visualizer's default, `"relu"`).
         seed: seed of `target="random"`. Defaults to `0`.
         jit_compile: compile with XLA (not part of the settings: a store may
             be finished with or without it). Defaults to `False`.
@@ -162,6 +165,8 @@ def explain_dataset(
     visualizer_kwargs = dict(output=output, preprocess=preprocess, logits=logits,
                              on_unsupported=on_unsupported, batch_size=batch_size, seed=seed,
                              jit_compile=jit_compile)
+    if activations is not None:
+        visualizer_kwargs["activations"] = activations
     explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
                                has_labels=data.has_labels, dtype=dtype, on_error=on_error,
                                source_kind=data.kind, **visualizer_kwargs)
@@ -177,6 +182,7 @@ def explain_dataset(
         "preprocess": stable_repr(preprocess),
         "output": explainer.viz.output_index,
         "logits": bool(logits),
+        "activations": activations or "relu",
         "seed": int(seed),
         "source": data.identity(),
     }

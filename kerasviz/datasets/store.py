@@ -70,7 +70,7 @@ DONE = "done"
 DTYPES = ("float16", "float32")
 #: The settings, in the order a mismatch lists them.
 SETTINGS = ("model", "rules", "method", "target", "image_size", "dtype", "batch_size",
-            "preprocess", "output", "logits", "seed", "source")
+            "preprocess", "output", "logits", "activations", "seed", "source")
 
 
 def is_url(path: str) -> bool:
