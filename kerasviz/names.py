@@ -13,6 +13,8 @@ nothing from kerasviz, so any layer can use it.
 | `RULE_LABELS` | rule name → its label in figures and tables (`"guided"` → `"GBP"`) |
 | `RULE_SHORT` | rule name → its short form in formulas (`"saliency"` → `"Sal"`) |
 | `RULE_COLORS` | rule name → its colour in figures |
+| `METHOD_LABELS` | `kv.methods` method name → its label (`"gradcampp"` → `"Grad-CAM++"`) |
+| `CAM_COLORMAP` | the matplotlib colour map of Grad-CAM heat maps |
 | `mean_sd` | mean, sample sd and count of the finite values |
 
 Example:
@@ -33,8 +35,10 @@ from collections.abc import Iterable
 import numpy as np
 
 __all__ = [
+    "CAM_COLORMAP",
     "CLAIM_IDS",
     "EXPERIMENTS",
+    "METHOD_LABELS",
     "METRICS",
     "RULE_COLORS",
     "RULE_LABELS",
@@ -75,6 +79,23 @@ RULE_SHORT: dict[str, str] = {"saliency": "Sal", "deconvnet": "Deconv", "guided"
 
 #: Rule → its colour in every figure.
 RULE_COLORS: dict[str, str] = {"saliency": "#7f7f7f", "deconvnet": "#1f77b4", "guided": "#d62728"}
+
+
+#: `kv.methods` method name (`Method.name`) → label in figures and tables.
+METHOD_LABELS: dict[str, str] = {
+    "gradient": "Gradient",
+    "gradxinput": "Gradient × Input",
+    "smoothgrad": "SmoothGrad",
+    "squaregrad": "SquareGrad",
+    "vargrad": "VarGrad",
+    "ig": "Integrated Gradients",
+    "gradcam": "Grad-CAM",
+    "gradcampp": "Grad-CAM++",
+    "guided-gradcam": "Guided Grad-CAM",
+}
+
+#: The colour map of Grad-CAM heat maps over the image ("jet", as in the Grad-CAM papers).
+CAM_COLORMAP = "jet"
 
 
 def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:

@@ -9,6 +9,10 @@ step:
 | `normalize_abs` | Σ_c abs, scaled by its 99th percentile, clipped: a gray-level importance |
 | `normalize_diverging` | Σ_c signed, scaled by the 99th percentile of its magnitude, in [-1, 1] |
 | `normalize_percentile` | joint percentiles (`lo`, `hi`) of pixels and channels, clipped to [0, 1] |
+| `normalize_cam` | a Grad-CAM map `(H, W)` divided by its maximum: 0 stays "no evidence" |
+
+Grad-CAM maps (`(N, H, W)`, no channel axis) are drawn as a heat map over
+the grayscale image (`cam_overlay`), in `plot_maps` and `tile_row` alike.
 
 These are `kerasviz.normalize`'s functions as float32 (the same ones the
 metrics use). Figures are drawn on their own `matplotlib.figure.Figure`:
@@ -30,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from kerasviz import _validation
+from kerasviz import names
 from kerasviz import normalize as normalize_lib
 from kerasviz.errors import InvalidInputError
 
@@ -71,6 +76,72 @@ def normalize_percentile(m: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np
         hi: upper percentile. Defaults to `99.0`.
     """
     return normalize_lib.percentile(m, lo, hi).astype(np.float32)
+
+
+def normalize_cam(cam: np.ndarray) -> np.ndarray:
+    """A Grad-CAM map `(H, W)` divided by its maximum, in [0, 1] (zeros for an all-zero map).
+
+    CAMs are ReLU'd, so 0 means "no evidence for the class"; scaling by the
+    maximum keeps that, where min–max would not.
+
+    Example:
+
+    ```python
+    shown = kv.render.normalize_cam(cams["saliency"][0])
+    ```
+    """
+    cam = np.maximum(np.asarray(cam, dtype=np.float32), 0.0)
+    top = float(cam.max()) if cam.size else 0.0
+    return cam / top if top > 0 else np.zeros_like(cam)
+
+
+def cam_overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """A Grad-CAM map as a heat map over the grayscale image: RGB `(H, W, 3)` in [0, 1].
+
+    The CAM is scaled by `normalize_cam` and coloured with
+    `kv.names.CAM_COLORMAP` (the "jet" map of the Grad-CAM papers).
+
+    Args:
+        image: one image `(H, W, C)` or `(H, W)`, any scale.
+        cam: its CAM `(H, W)`, e.g. `viz(x, method=kv.methods.GradCAM())["saliency"][0]`.
+        alpha: the heat map's weight, in [0, 1]. Defaults to `0.5`.
+
+    Returns:
+        float32 `(H, W, 3)`.
+
+    Raises:
+        InvalidInputError: when the CAM is not `(H, W)` with the image's
+            height and width, or for a bad `alpha`.
+
+    Example:
+
+    ```python
+    cams = kv.visualize(model, images, rules=("saliency",), method=kv.methods.GradCAM())
+    rgb = kv.render.cam_overlay(images[0], cams["saliency"][0])
+    ```
+    """
+    import matplotlib
+
+    image, cam = np.asarray(image), np.asarray(cam)
+    if cam.ndim != 2 or image.ndim not in (2, 3) or image.shape[:2] != cam.shape:
+        raise InvalidInputError(
+            "cam_overlay takes one image, (H, W, C) or (H, W), and its CAM (H, W) of the same "
+            f"height and width. Received: image shape={image.shape}, cam shape={cam.shape}"
+        )
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.number)) or not 0 <= alpha <= 1:
+        raise InvalidInputError(
+            f"alpha is the weight of the heat map, a number in [0, 1]. Received: alpha={alpha!r}"
+        )
+    heat = matplotlib.colormaps[names.CAM_COLORMAP](normalize_cam(cam))[..., :3]
+    gray = display_image(image if image.ndim == 3 else image[..., None])
+    if gray.ndim == 3:
+        gray = gray.mean(axis=-1)
+    return ((1 - alpha) * gray[..., None] + alpha * heat).astype(np.float32)
+
+
+def _is_cam(m: np.ndarray, image_shape: tuple) -> bool:
+    """A Grad-CAM map: the image's height and width, no channel axis."""
+    return np.ndim(m) == len(image_shape) - 1 and tuple(np.shape(m)) == tuple(image_shape[:-1])
 
 
 NORMALIZATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -125,20 +196,28 @@ def plot_maps(
     row_labels: Sequence[str] | None = None,
     panel_size: float = 2.2,
     dpi: int = 100,
+    method: str | None = None,
 ):
     """The paper-style grid: one row per image; the image, then one map per rule.
 
+    Grad-CAM maps `(N, H, W)` are drawn as a heat map over the image
+    (`cam_overlay`), whatever `normalize` says.
+
     Args:
         images: `(N, H, W, C)` images, any scale.
-        maps: `{rule: (N, H, W, C)}` as returned by `kv.visualize`.
+        maps: `{rule: (N, H, W, C)}` as returned by `kv.visualize`, or
+            `{rule: (N, H, W)}` for `kv.methods.GradCAM`.
         path: write a PNG there when given. Defaults to `None`.
         normalize: a key of `NORMALIZATIONS`. Defaults to `"minmax"` (the
             paper's display).
-        titles: column titles. Defaults to `"image"` and the rule names.
+        titles: column titles. Defaults to `"image"` and the rule names
+            (after the method's label when `method` is given).
         row_labels: one label per row (e.g. the predicted class). Defaults to
             `None`.
         panel_size: inches per panel. Defaults to `2.2`.
         dpi: resolution of the PNG. Defaults to `100`.
+        method: the `kv.methods` method's name (e.g. `"smoothgrad"`), for
+            the column titles. Defaults to `None`.
 
     Returns:
         The matplotlib `Figure`.
@@ -163,21 +242,27 @@ def plot_maps(
             f"images[None]. Received: shape={images.shape}"
         )
     for rule, rule_maps in maps.items():
-        if np.shape(rule_maps) != images.shape:
+        if np.shape(rule_maps) != images.shape and np.shape(rule_maps) != images.shape[:-1]:
             raise InvalidInputError(
-                f"The {rule!r} maps must be shaped like the images {images.shape}; "
-                f"for K classes per sample plot one class at a time (maps[rule][:, k]). "
-                f"Received: shape={np.shape(rule_maps)}"
+                f"The {rule!r} maps must be shaped like the images {images.shape} (or "
+                f"{images.shape[:-1]} for Grad-CAM); for K classes per sample plot one class at "
+                f"a time (maps[rule][:, k]). Received: shape={np.shape(rule_maps)}"
             )
     apply = normalization(normalize)
     rules = list(maps)
-    titles = list(titles) if titles is not None else ["image", *rules]
+    if titles is None:
+        prefix = f"{names.METHOD_LABELS.get(method, method)}, " if method else ""
+        titles = ["image", *(prefix + rule for rule in rules)]
+    titles = list(titles)
     rows, cols = images.shape[0], len(rules) + 1
     fig = Figure(figsize=(panel_size * cols, panel_size * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
     for row in range(rows):
         axes[row, 0].imshow(display_image(images[row]), **({"cmap": "gray"} if images.shape[-1] == 1 else {}))
         for col, rule in enumerate(rules, start=1):
+            if _is_cam(maps[rule][row], images.shape[1:]):
+                axes[row, col].imshow(cam_overlay(images[row], maps[rule][row]))
+                continue
             panel, style = _as_panel(apply(maps[rule][row]), normalize)
             axes[row, col].imshow(panel, **style)
         if row_labels is not None:
@@ -239,11 +324,15 @@ def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5) -> np.ndarray:
 def tile_row(image: np.ndarray, rule_maps: Sequence[np.ndarray], normalize: str = "minmax") -> np.ndarray:
     """One image and its maps side by side as a single uint8 RGB array.
 
-    Used for TensorBoard summaries and quick PNGs.
+    Used for TensorBoard summaries and quick PNGs. A Grad-CAM map `(H, W)`
+    is drawn over the image (`cam_overlay`).
     """
     apply = normalization(normalize)
     panels = [display_image(image)]
     for m in rule_maps:
+        if _is_cam(m, np.shape(image)):
+            panels.append(cam_overlay(image, m))
+            continue
         panel = apply(m)
         if normalize == "diverging":
             panel = (panel + 1.0) / 2.0

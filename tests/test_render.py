@@ -76,8 +76,8 @@ def test_plot_maps_writes_a_png_of_the_right_grid(tmp_path):
 def test_plot_maps_rejects_maps_of_another_shape():
     images = np.zeros((2, 8, 8, 3))
     message = (
-        "The 'guided' maps must be shaped like the images (2, 8, 8, 3); for K classes per sample "
-        "plot one class at a time (maps[rule][:, k]). Received: shape=(2, 3, 8, 8, 3)"
+        "The 'guided' maps must be shaped like the images (2, 8, 8, 3) (or (2, 8, 8) for Grad-CAM); "
+        "for K classes per sample plot one class at a time (maps[rule][:, k]). Received: shape=(2, 3, 8, 8, 3)"
     )
     with _raises(InvalidInputError, message) as info:
         render.plot_maps(images, {"guided": np.zeros((2, 3, 8, 8, 3))})
@@ -110,3 +110,47 @@ def test_overlay_is_rgb_in_unit_range():
     rng = np.random.default_rng(1)
     out = render.overlay(rng.uniform(0, 255, (8, 8, 3)), rng.normal(size=(8, 8, 3)))
     assert out.shape == (8, 8, 3) and 0.0 <= out.min() and out.max() <= 1.0
+
+
+# -- Grad-CAM maps: a heat map over the image ----------------------------------------
+
+
+def test_normalize_cam_divides_by_the_maximum_so_zero_stays_zero():
+    cam = np.array([[0.0, 1.0], [2.0, 4.0]])
+    np.testing.assert_allclose(render.normalize_cam(cam), [[0.0, 0.25], [0.5, 1.0]])
+    np.testing.assert_array_equal(render.normalize_cam(np.zeros((3, 3))), np.zeros((3, 3)))
+
+
+def test_cam_overlay_blends_the_jet_heat_map_over_the_gray_image():
+    import matplotlib
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, (6, 5, 3))
+    cam = rng.uniform(0, 2, (6, 5))
+    gray = ((image - image.min()) / (image.max() - image.min())).mean(axis=-1)
+    heat = matplotlib.colormaps["jet"](cam / cam.max())[..., :3]
+    np.testing.assert_allclose(render.cam_overlay(image, cam, alpha=0.3), 0.7 * gray[..., None] + 0.3 * heat,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_cam_maps_are_drawn_over_the_image_in_grids_and_rows(tmp_path):
+    rng = np.random.default_rng(1)
+    images = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
+    cams = rng.uniform(size=(2, 8, 8)).astype(np.float32)
+    grads = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    fig = render.plot_maps(images, {"saliency": cams, "guided": grads}, method="gradcam",
+                           path=tmp_path / "cam.png")
+    axes = np.array(fig.axes).reshape(2, 3)
+    np.testing.assert_allclose(axes[1, 1].get_images()[0].get_array(), render.cam_overlay(images[1], cams[1]))
+    assert [ax.get_title() for ax in axes[0]] == ["image", "Grad-CAM, saliency", "Grad-CAM, guided"]
+    row = render.tile_row(images[0], [cams[0], grads[0]])
+    np.testing.assert_array_equal(row[:, 8:16], (render.cam_overlay(images[0], cams[0]) * 255).round())
+    assert (tmp_path / "cam.png").stat().st_size > 1000
+
+
+def test_cam_overlay_refuses_a_map_that_is_not_the_images_size():
+    with _raises(InvalidInputError, "cam_overlay takes one image, (H, W, C) or (H, W), and its CAM (H, W) of "
+                                    "the same height and width. Received: image shape=(8, 8, 3), cam shape=(4, 4)"):
+        render.cam_overlay(np.zeros((8, 8, 3)), np.zeros((4, 4)))
+    with _raises(InvalidInputError, "alpha is the weight of the heat map, a number in [0, 1]. Received: alpha=2"):
+        render.cam_overlay(np.zeros((8, 8, 3)), np.zeros((8, 8)), alpha=2)
