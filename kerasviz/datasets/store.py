@@ -310,7 +310,7 @@ class StoreWriter:
         for rule in self.rules:
             group.create_array(
                 rule, shape=(count, *map_shape), chunks=(chunk, *map_shape), dtype=self.dtype,
-                fill_value=np.nan, dimension_names=("input", *spatial),
+                fill_value=np.nan, dimension_names=("input", *spatial), compressors=_map_compressor(),
             )
         for name, (dtype, fill) in COLUMNS.items():
             group.create_array(name, shape=(count,), chunks=(chunk,), dtype=dtype,
@@ -352,11 +352,12 @@ class StoreWriter:
         """
         stop = start + len(rows["status"])
         try:
+            arrays = self._arrays()
             for rule in self.rules:
-                self.group[rule][start:stop] = maps[rule].astype(self.dtype, copy=False)
+                arrays[rule][start:stop] = maps[rule].astype(self.dtype, copy=False)
             for name, (dtype, _) in COLUMNS.items():
                 values = np.asarray(rows[name], dtype=object if dtype is str else dtype)
-                self.group[name][start:stop] = values.astype(str) if dtype is str else values
+                arrays[name][start:stop] = values.astype(str) if dtype is str else values
             self.mark_done(index)
         except Exception as err:  # noqa: BLE001 - disk full, permissions, network: all end the job
             raise StoreError(
@@ -368,7 +369,21 @@ class StoreWriter:
 
     def mark_done(self, index: int) -> None:
         """Mark chunk `index` complete (after all its arrays are written)."""
-        self.group[DONE][index] = True
+        self._arrays()[DONE][index] = True
+
+    def _arrays(self) -> dict:
+        """The store's arrays, opened once (a fresh handle costs ~10 ms per write)."""
+        if getattr(self, "_handles", None) is None:
+            self._handles = {name: self.group[name] for name in (*self.rules, *COLUMNS, DONE)}
+        return self._handles
+
+
+def _map_compressor():
+    """Blosc, zstd level 1 on bit-shuffled values: about half the time of Zarr's default
+    (zstd level 3) for the same size; raw gradient maps compress little (~10%)."""
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle")
 
 
 def _existing(path: str, storage_options) -> dict | None:
