@@ -184,3 +184,24 @@ def test_adversarial(tmp_path):
         assert set(values) == {"spearman_abs", "spearman_signed", "ssim", "ssim_abs_max", "hog"}
         assert_printed(stdout, *values.values())
     assert similarity["guided"]["ssim"] > similarity["saliency"]["ssim"]
+
+
+def test_trust_table(tmp_path):
+    """Every (method, rule) pair on both nets; the CAM makes GBP's map class-sensitive (Guided Grad-CAM)."""
+    stdout = run_example("trust_table.py", tmp_path)
+    for key in ("fashion_cnn", "vgg16_random"):
+        assert_png(tmp_path / f"sanity_{key}.png", 20)
+    markdown = (tmp_path / "trust_table.md").read_text()
+    # Header, separator; 7 methods x 3 rules on the Fashion-MNIST net, 2 x 3 on VGG-16 (--smoke).
+    assert markdown.count("\n") == 2 + 7 * 3 + 2 * 3
+    networks = json.loads((tmp_path / "trust_table.json").read_text())["networks"]
+    for key, network in networks.items():
+        results = network["report"]["rules"]
+        assert len(results) == (21 if key == "fashion_cnn" else 6)
+        for result in results.values():
+            assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+            assert result["verdict"] in stdout
+        assert results["saliency"]["verdict"] == "reflects the decision", key
+        assert results["guided"]["verdict"] == "mostly image recovery", key
+        guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
+        assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
