@@ -28,7 +28,7 @@ setup(
         "pandas",
     ],
     extras_require={
-        "test": ["pytest", "mkdocs", "mkdocstrings[python]", "ray[data]"],
+        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]"],
         "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
     },

@@ -303,10 +303,25 @@ def map_array(
     Raises:
         InvalidInputError: on a wrong rank, an empty array, or NaN/Inf.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real_array(x, name, where)
     if (problem := array_problem(x, name, ranks, hint)) is not None:
         raise InvalidInputError(_prefixed(where, problem))
     return x
+
+
+def _real_array(x: Any, name: str, where: str | None) -> np.ndarray:
+    """`x` as float64; an error for what is not an array of real numbers (complex, text...)."""
+    try:
+        array = np.asarray(x)
+    except Exception as err:  # noqa: BLE001 - ragged lists and other non-arrays
+        raise InvalidInputError(_prefixed(
+            where, f"`{name}` must be an array of real numbers ({err}). Received: {type(x).__name__}"
+        )) from err
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(_prefixed(
+            where, f"`{name}` must hold real numbers. Received: {name}.dtype={array.dtype}"
+        ))
+    return array.astype(np.float64)
 
 
 def map_pair(
@@ -346,7 +361,7 @@ def map_pair(
     # InvalidInputError: `pearson`: `a` and `b` must have the same shape; ...
     ```
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b = _real_array(a, names[0], where), _real_array(b, names[1], where)
     ranks = tuple(ranks)
     if shape_first and (problem := pair_problem(a, b, names)) is not None:
         raise InvalidInputError(_prefixed(where, problem))

@@ -158,6 +158,7 @@ def percentile(m: Any, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
 
     Raises:
         InvalidArgumentError: unless `0 <= lo < hi <= 100`.
+        InvalidInputError: for an empty map, or one with NaN / inf.
 
     Example:
 
@@ -167,7 +168,7 @@ def percentile(m: Any, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
     """
     if not 0 <= lo < hi <= 100:
         raise InvalidArgumentError(f"Percentiles need 0 <= lo < hi <= 100. Received: lo={lo}, hi={hi}")
-    m = np.asarray(m, np.float64)
+    m = _validation.map_array(m, "m", where="percentile")  # non-empty, finite
     low, high = np.percentile(m, [lo, hi])
     if high <= low:
         return np.zeros(m.shape, np.float64)

@@ -302,7 +302,7 @@ def overlay(image: np.ndarray, m: np.ndarray, alpha: float = 0.5) -> np.ndarray:
         image.ndim in (2, 3) and m.ndim in (2, 3) and image.shape[:2] == m.shape[:2]
         or image.ndim == 4 and m.ndim == 4 and image.shape[:3] == m.shape[:3]
     )
-    if not pairs or image.dtype.kind not in "biuf" or m.dtype.kind not in "biuf":
+    if not pairs or image.size == 0 or image.dtype.kind not in "biuf" or m.dtype.kind not in "biuf":
         raise InvalidInputError(
             "overlay takes an image and its map, (H, W, C) or (H, W) each, or a batch "
             "of each, (N, H, W, C) with N maps: the same height and width. Received: "

@@ -141,6 +141,13 @@ def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[st
     """
     if isinstance(rules, str):
         rules = (rules,)
+    try:
+        rules = tuple(rules)
+    except TypeError:
+        raise UnknownRuleError(
+            f"Give a rule name or a list of them, e.g. {RULES}. {_known_names_text()}. "
+            f"Received: {name}={rules!r}"
+        ) from None
     names = tuple(dict.fromkeys(canonical_name(r) for r in rules))
     if not names:
         raise InvalidArgumentError(

@@ -12,6 +12,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property-based tests (tests/test_properties.py): "ci" is the default, with a
+# fixed seed and a small budget; "dev" runs ten times more examples
+# (HYPOTHESIS_PROFILE=dev python -m pytest tests/test_properties.py).
+settings.register_profile(
+    "ci", max_examples=10, derandomize=True, deadline=None, database=None, print_blob=True,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile(
+    "dev", max_examples=100, deadline=None, print_blob=True, suppress_health_check=list(HealthCheck),
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_configure(config):

@@ -160,3 +160,36 @@ def test_overlay_alpha_must_lie_in_0_1(alpha):
                                             (" max ", "MaxLogit()")])
 def test_target_names_are_case_insensitive_like_rule_names(spec, expected):
     assert repr(kv.targets.resolve(spec)) == expected
+
+
+def test_rules_that_are_not_a_list_are_a_kerasviz_error():
+    """Found by tests/test_properties.py: rules=None was a raw TypeError."""
+    message = (
+        "Give a rule name or a list of them, e.g. ('saliency', 'deconvnet', 'guided'). Known rules: "
+        "'saliency', 'deconvnet', 'guided' (aliases 'gradient', 'vanilla', 'deconv', 'gbp', "
+        "'guided_backprop'). Received: rules=None"
+    )
+    with pytest.raises(kv.errors.UnknownRuleError, match=f"^{re.escape(message)}$"):
+        kv.Visualizer(_cnn(), rules=None)
+
+
+@pytest.mark.parametrize("bad, problem", [(np.zeros((0,)), "empty"), (np.full((2, 2, 1), np.nan), "nan")])
+def test_percentile_normalization_of_an_empty_or_nan_map_is_a_kerasviz_error(bad, problem):
+    """Found by tests/test_properties.py: an empty map was a raw IndexError, NaN gave NaN."""
+    with pytest.raises(kv.errors.InvalidInputError, match=r"^`percentile`: .*Received: "):
+        kv.render.normalize(bad, "percentile")
+
+
+def test_complex_or_text_maps_are_a_kerasviz_error_not_a_silent_cast():
+    """Found by tests/test_properties.py: complex maps lost their imaginary part with a NumPy warning."""
+    message = "`map_similarity`: `a` must hold real numbers. Received: a.dtype=complex128"
+    with pytest.raises(kv.errors.InvalidInputError, match=f"^{re.escape(message)}$"):
+        kv.analysis.metrics.map_similarity(np.ones((8, 8, 3), complex), np.ones((8, 8, 3)))
+    with pytest.raises(kv.errors.InvalidInputError, match=r"must hold real numbers\. Received: m\.dtype=<U1$"):
+        kv.render.normalize(np.array([["a"]]), "minmax")
+
+
+def test_overlay_of_an_empty_batch_is_a_kerasviz_error():
+    """Found by tests/test_properties.py: an empty batch was a raw NumPy ValueError."""
+    with pytest.raises(kv.errors.InvalidInputError, match=r"^overlay takes .*Received: image shape=\(0, 0, 0, 0\)"):
+        kv.render.overlay(np.zeros((0, 0, 0, 0)), np.zeros((0, 0, 0, 0)))
