@@ -15,10 +15,11 @@ counts the finished chunks (a tqdm bar for the job, one per worker).
 How the pieces reach the workers:
 
 - the model: Keras 3 models pickle as their `.keras` archive (config and
-  weights), so `ray.put(model)` ships it through Ray's object store, once
-  per node. Layers of your own must be importable on the workers (register
-  them with `keras.saving.register_keras_serializable` in a module the
-  workers import);
+  weights); the pickled bytes go through Ray's object store (once per node)
+  and each actor unpickles them after importing the kerasviz modules that
+  register its layers. Layers of your own must be importable on the workers
+  too (register them with `keras.saving.register_keras_serializable` in a
+  module the workers import, e.g. installed or sent with `runtime_env`);
 - the source: file paths and arrays go through the object store (a NumPy
   array is read zero-copy on each node); an `np.memmap` goes as its file
   name and is reopened by each worker (the file must be on every node, e.g.
@@ -44,6 +45,7 @@ store = kv.explain_dataset(model, "/shared/photos", "/shared/maps.zarr",
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 
 from tqdm.auto import tqdm
@@ -85,7 +87,7 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         if workers is None:
             workers = max(1, int(gpus // num_gpus)) if num_gpus else 1
         actor_kwargs = dict(
-            model=ray.put(model), source=ray.put(source), path=writer.path,
+            model=ray.put(pickle.dumps(model)), source=ray.put(source), path=writer.path,
             storage_options=storage_options, rules=rules, target=target, method=method,
             dtype=dtype, on_error=on_error, visualizer_kwargs=visualizer_kwargs,
         )
@@ -149,6 +151,17 @@ def _follow(dataset, source: Source, ranges: list[ChunkRange], progress: bool) -
     return explained
 
 
+def _register_kerasviz_layers() -> None:
+    """Import the modules that register kerasviz's serializable layers (SubtractMean, ...)."""
+    import importlib
+
+    for name in ("kerasviz.layers", "kerasviz.rules", "kerasviz.zoo"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
 def _quiet_tensorflow() -> dict:
     """The driver's TensorFlow log level for the workers too (else each prints its start-up logs)."""
     level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
@@ -178,6 +191,9 @@ class ChunkActor:
         from kerasviz.datasets.explainer import ChunkExplainer
 
         model = ray.get(model) if isinstance(model, ray.ObjectRef) else model
+        if isinstance(model, bytes):  # unpickled here, once kerasviz's layers are registered
+            _register_kerasviz_layers()
+            model = pickle.loads(model)
         self.source = ray.get(source) if isinstance(source, ray.ObjectRef) else source
         self.explainer = ChunkExplainer(
             model, rules, target=target, method=method, has_labels=self.source.has_labels,

@@ -25,7 +25,9 @@ def local_ray():
 
 
 @pytest.mark.slow
-def test_ray_engine_equals_the_local_engine(model, photo_dir, tmp_path, local_ray):
+def test_ray_engine_equals_the_local_engine(photo_dir, tmp_path, local_ray):
+    # kerasviz's own SubtractMean layer must reach the workers too
+    model = kv.zoo.cnn3(filters=4, kernel_size=3, input_shape=(32, 32, 3), num_classes=5, seed=1)
     folder = tmp_path / "photos"
     folder.mkdir()
     for path in sorted(photo_dir.glob("*.png")):
