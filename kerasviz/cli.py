@@ -18,6 +18,7 @@ Example:
 kerasviz explain                                   # the embedded defaults
 kerasviz explain cat.jpg --weights imagenet        # needs Keras's download
 kerasviz explain x.png --model my_model.keras --rules gbp saliency --target 3
+kerasviz explain --method guided-gradcam --rules gbp  # Guided Grad-CAM (also smoothgrad, ig, gradcam...)
 kerasviz explain photos/ --out maps.zarr --model my.keras --rules gbp saliency   # a dataset job
 kerasviz explain "photos/*.jpg" --out maps.zarr --engine ray --workers 4          # on Ray Data
 ```
@@ -55,6 +56,18 @@ _APPLICATIONS = {
     "mobilenetv2": ("MobileNetV2", "mobilenet_v2"),
 }
 MODEL_NAMES = ("vgg16", "fashion_cnn", *_APPLICATIONS)
+
+# `kv.methods.NAMES`, spelled out so that building the parser loads no TensorFlow.
+METHOD_NAMES = ("gradient", "gradxinput", "smoothgrad", "squaregrad", "vargrad", "ig", "gradcam", "gradcampp",
+                "guided-gradcam")
+_SMOOTH = {"smoothgrad": "mean", "squaregrad": "square", "vargrad": "var"}
+# Each method option and the methods it belongs to.
+_METHOD_OPTIONS = {
+    "samples": tuple(_SMOOTH),
+    "noise": tuple(_SMOOTH),
+    "steps": ("ig",),
+    "layer": ("gradcam", "gradcampp", "guided-gradcam"),
+}
 
 
 def _parse_target(text: str):
@@ -106,6 +119,18 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for random weights and targets")
     parser.add_argument("--unsafe", action="store_true",
                         help="load .keras files with safe_mode=False (runs code stored in them)")
+    methods = parser.add_argument_group("methods", "how the gradients become maps (kv.methods), under every rule")
+    methods.add_argument("--method", choices=METHOD_NAMES, default="gradient", metavar="METHOD",
+                         help=f"{' | '.join(METHOD_NAMES)}. Default: gradient (the rule's map itself)")
+    methods.add_argument("--samples", type=int, default=None,
+                         help="smoothgrad, squaregrad, vargrad: noisy copies per image. Default: 16")
+    methods.add_argument("--noise", type=float, default=None,
+                         help="smoothgrad, squaregrad, vargrad: the noise's standard deviation as a fraction "
+                              "of each image's value range. Default: 0.15")
+    methods.add_argument("--steps", type=int, default=None, help="ig: points on the path from 0. Default: 64")
+    methods.add_argument("--layer", default=None,
+                         help="gradcam, gradcampp, guided-gradcam: the layer, by name or path into nested "
+                              "models (outer/inner). Default: the last convolutional layer")
     jobs = parser.add_argument_group(
         "dataset jobs", "a folder or glob, or --out ending in .zarr: maps of every image into a resumable "
         "Zarr store (--out, or OUT/maps.zarr when --out does not end in .zarr); rerun the same command to "
@@ -270,6 +295,39 @@ def _load_model(spec: str, weights: str, seed: int, unsafe: bool):
         raise FileReadError(f"Cannot load the model file {spec}: {err}.{hint} Received: --model {spec}") from err
 
 
+def build_method(args: argparse.Namespace):
+    """The `kv.methods` method that `--method` and its options name (`None` for the gradient).
+
+    Raises:
+        InvalidArgumentError: for a method option given with another method,
+            or a bad value (as the method's constructor says).
+    """
+    from kerasviz import methods
+    from kerasviz.errors import InvalidArgumentError
+
+    name = getattr(args, "method", None) or "gradient"
+    for option, users in _METHOD_OPTIONS.items():
+        value = getattr(args, option, None)
+        if value is not None and name not in users:
+            raise InvalidArgumentError(
+                f"--{option} is an option of --method {' | '.join(users)}. "
+                f"Received: --{option} {value} with --method {name}"
+            )
+    if name in _SMOOTH:
+        return methods.SmoothGrad(
+            samples=16 if args.samples is None else args.samples,
+            noise=0.15 if args.noise is None else args.noise,
+            aggregate=_SMOOTH[name], seed=args.seed,
+        )
+    if name == "ig":
+        return methods.IntegratedGradients(steps=64 if args.steps is None else args.steps)
+    if name in ("gradcam", "gradcampp"):
+        return methods.GradCAM(layer=args.layer, plus_plus=name == "gradcampp")
+    if name == "guided-gradcam":
+        return methods.GuidedGradCAM(layer=args.layer)
+    return methods.GradientXInput() if name == "gradxinput" else None
+
+
 def explain(args: argparse.Namespace) -> dict:
     """Run `kerasviz explain`; returns what it wrote."""
     import numpy as np
@@ -278,6 +336,7 @@ def explain(args: argparse.Namespace) -> dict:
     from kerasviz import data, render
 
     requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    method = build_method(args)
     weights = args.weights or "random"
     model, preprocess = _load_model(args.model, weights, args.seed, args.unsafe)
     height, width = _image_size(model, requested, args.size)
@@ -307,18 +366,19 @@ def explain(args: argparse.Namespace) -> dict:
                             output=output, activations=args.activations)
     except kv.errors.UnsupportedModelError as err:
         raise type(err)(str(err).replace("with output=<index or name>", "with --output INDEX|NAME")) from err
-    maps = viz(images, target=args.target)
+    maps = viz(images, target=args.target, method=method)
     predicted = viz.predict(images).argmax(axis=-1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     png = out / "maps.png"
     labels = _row_labels(names, predicted, args.target, viz.num_classes, args.seed)
-    render.plot_maps(images, maps, path=png, normalize=args.normalize, row_labels=labels)
+    render.plot_maps(images, maps, path=png, normalize=args.normalize, row_labels=labels,
+                     method=None if method is None else method.name)
     npz = out / "maps.npz"
     np.savez_compressed(npz, images=images, predicted=predicted, **maps)
     summary = {
         "model": args.model, "weights": weights, "rules": list(maps),
-        "target": args.target, "images": names, "predicted": predicted.tolist(),
+        "method": "gradient" if method is None else repr(method), "target": args.target, "images": names, "predicted": predicted.tolist(),
         "png": str(png), "npz": str(npz), "rewrite": str(viz.report), "notes": notes,
     }
     (out / "explain.json").write_text(json.dumps(summary, indent=2))
@@ -451,6 +511,7 @@ def explain_dataset(args: argparse.Namespace) -> dict:
             "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
         )
     requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    method = build_method(args)
     model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe)
     size = _image_size(model, requested, args.size)
     scale = args.scale if args.scale is not None else (1 / 255 if model.inputs[0].shape[-1] == 1 else None)
@@ -465,7 +526,7 @@ def explain_dataset(args: argparse.Namespace) -> dict:
         image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
         engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
         seed=args.seed, output=output, activations=getattr(args, "activations", None),
-        **({"method": args.method} if getattr(args, "method", None) else {}),
+        **({"method": method} if method is not None else {}),
     )
     table = store.table
     return {"store": path, "inputs": len(store), "rules": list(store.rules),

@@ -158,3 +158,38 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second():
     assert block[0] == "pip install . && kerasviz explain"
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert block[1] in ci
+
+
+def test_explain_with_a_method_matches_the_library(tmp_path, capsys):
+    model, path = _tiny_model_file(tmp_path)
+    images = _image_files(tmp_path)
+    conv = model.layers[0].name
+    runs = {
+        "smoothgrad": (["--method", "smoothgrad", "--samples", "3", "--noise", "0.1"],
+                       kv.methods.SmoothGrad(samples=3, noise=0.1, seed=0)),
+        "gradcampp": (["--method", "gradcampp", "--layer", conv], kv.methods.GradCAM(conv, plus_plus=True)),
+    }
+    for name, (options, method) in runs.items():
+        out = tmp_path / name
+        status, _, err = _run(["explain", *images, "--model", str(path), "--rules", "gbp", "saliency",
+                               "--target", "1", *options, "--out", str(out)], capsys)
+        assert status == 0, err
+        saved = np.load(out / "maps.npz")
+        expected = kv.visualize(model, saved["images"], rules=("guided", "saliency"), target=1, method=method)
+        for rule in ("guided", "saliency"):
+            np.testing.assert_allclose(saved[rule], expected[rule], rtol=1e-5, atol=1e-7)
+        assert json.loads((out / "explain.json").read_text())["method"] == repr(method)
+        assert (out / "maps.png").stat().st_size > 5_000
+    assert np.load(tmp_path / "gradcampp" / "maps.npz")["guided"].shape == (2, 16, 16)
+
+
+def test_method_options_belong_to_their_method(tmp_path, capsys):
+    status, _, err = _run(["explain", "--method", "smoothgrad", "--steps", "8", "--out", str(tmp_path)], capsys)
+    assert status == 2
+    assert err.strip() == (
+        "kerasviz: error: --steps is an option of --method ig. Received: --steps 8 with --method smoothgrad"
+    )
+
+
+def test_method_names_are_the_librarys():
+    assert cli.METHOD_NAMES == tuple(kv.methods.NAMES)
