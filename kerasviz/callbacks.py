@@ -65,6 +65,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz import _validation, render
+from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.analysis import metrics
@@ -99,6 +100,14 @@ class VisualizationCallback(keras.callbacks.Callback):
 
     Both scores always use the max logit (the paper's default), whatever
     `target` the pictures show. They are also kept in `self.history`.
+
+    With a `method` (`kv.methods`, e.g. `SmoothGrad()` or `GradCAM()`) the
+    pictures and the scores are that method's maps, and every tag gains the
+    method's name: `kerasviz/{method}/{rule}`, e.g. `kerasviz/gradcam/saliency`
+    (so callbacks with different methods can share one run). Grad-CAM maps
+    are drawn as a heat map over the image; their scores treat the CAM as a
+    one-channel map (recovery against the image's channel mean), as
+    `kv.analysis.sanity_check` does.
 
     The run directory is `log_dir/run_name` (`log_dir/kerasviz` by default),
     next to the `train` and `validation` runs of `keras.callbacks.TensorBoard`
@@ -140,6 +149,8 @@ class VisualizationCallback(keras.callbacks.Callback):
         activations: `"relu"` (the rules act at ReLUs) or `"all"` (at every
             elementwise activation too; see `kv.rewrite`). Defaults to
             `"relu"`.
+        method: how the gradients become maps: a `kv.methods` method or one
+            of `kv.methods.NAMES`. Defaults to `None` (the rule's gradient).
 
     Raises:
         InvalidInputError: at construction, for images that are not a
@@ -190,6 +201,7 @@ class VisualizationCallback(keras.callbacks.Callback):
         output: int | str | None = None,
         seed: int = 0,
         activations: str = "relu",
+        method: methods_lib.MethodLike = None,
     ):
         super().__init__()
         self.images = _validation.image_batch(images)
@@ -234,6 +246,9 @@ class VisualizationCallback(keras.callbacks.Callback):
         self.output = output
         self.seed = _validation.seed(seed, non_negative=True)
         self.activations = _check_activations(activations)
+        resolved = methods_lib.resolve(method)
+        #: the `kv.methods` method of the maps, `None` for the gradient itself.
+        self.method = None if isinstance(resolved, methods_lib.Gradient) else resolved
         #: `{tag: [(step, value), ...]}` of every scalar written.
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._viz: Visualizer | None = None
@@ -330,12 +345,16 @@ class VisualizationCallback(keras.callbacks.Callback):
             predicted = np.argmax(logits, axis=-1)
             others = targets_lib.random_other_classes(predicted, num_classes, self._num_other_classes, self.seed)
             classes = np.concatenate([predicted[:, None], others], axis=1)
-            per_class = viz(self.images, target=classes, progress=False)
+            per_class = viz(self.images, target=classes, method=self.method, progress=False)
         if per_class is not None and isinstance(self.target, targets_lib.MaxLogit):
             shown = {rule: maps[:, 0] for rule, maps in per_class.items()}
         else:
-            shown = viz(self.images, target=self.target, progress=False)
+            shown = viz(self.images, target=self.target, method=self.method, progress=False)
         return shown, per_class
+
+    def _tag(self, rule: str) -> str:
+        """`kerasviz/{rule}`, or `kerasviz/{method}/{rule}` with a method."""
+        return f"kerasviz/{rule}" if self.method is None else f"kerasviz/{self.method.name}/{rule}"
 
     def _log(self, step: int, png_stem: str) -> None:
         if self._writer is None:
@@ -354,12 +373,13 @@ class VisualizationCallback(keras.callbacks.Callback):
         # False on this step (update_freq=n); these summaries are always wanted.
         with self._writer.as_default(), tf.summary.record_if(True):
             for rule in self.rules:
+                what = rule if self.method is None else f"{self.method!r} {rule}"
                 tf.summary.image(
-                    f"kerasviz/{rule}",
+                    self._tag(rule),
                     tiles[rule],
                     step=step,
                     max_outputs=len(self.images),
-                    description=f"Each image beside its {rule} map ({self.normalize} normalization).",
+                    description=f"Each image beside its {what} map ({self.normalize} normalization).",
                 )
             for tag, value in values.items():
                 tf.summary.scalar(tag, value, step=step)
@@ -372,16 +392,21 @@ class VisualizationCallback(keras.callbacks.Callback):
         values = {}
         for rule in self.rules:
             maps = per_class[rule]
+            if maps.ndim == self.images.ndim:  # Grad-CAM (N, K, H, W): one-channel maps
+                maps = maps[..., None]
             ssims = [
                 metrics.random_logit_ssim(maps[i, 0], maps[i, j])
                 for i in range(maps.shape[0])
                 for j in range(1, maps.shape[1])
             ]
             recoveries = [
-                metrics.recovery(maps[i, 0], image)["r_image"] for i, image in enumerate(self.images)
+                metrics.recovery(
+                    maps[i, 0], image if maps.shape[-1] == image.shape[-1] else image.mean(-1, keepdims=True)
+                )["r_image"]
+                for i, image in enumerate(self.images)
             ]
-            values[f"kerasviz/{rule}/class_sensitivity"] = float(1.0 - np.mean(ssims))
-            values[f"kerasviz/{rule}/recovery"] = float(np.mean(recoveries))
+            values[f"{self._tag(rule)}/class_sensitivity"] = float(1.0 - np.mean(ssims))
+            values[f"{self._tag(rule)}/recovery"] = float(np.mean(recoveries))
         return values
 
     def _write_png(self, shown: dict[str, np.ndarray], stem: str) -> None:

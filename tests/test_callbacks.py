@@ -306,3 +306,39 @@ def test_bad_arguments_raise_with_clear_messages(kwargs, error, message, tmp_pat
         VisualizationCallback(**kwargs)
     assert isinstance(info.value, KerasvizError)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_method_logs_its_maps_and_scores_under_its_own_tags(tmp_path):
+    """Grad-CAM pictures (heat map over the image) and scores of the CAMs, tagged kerasviz/gradcam/{rule}."""
+    log_dir = str(tmp_path / "logs")
+    model = _compiled(_sequential)
+    callback = VisualizationCallback(IMAGES, log_dir=log_dir, rules=("saliency", "guided"), method="gradcam")
+    model.fit(X, Y, epochs=1, batch_size=BATCH, verbose=0, callbacks=[callback])
+    events = _read(os.path.join(log_dir, "kerasviz"))
+    assert set(events) == {f"kerasviz/gradcam/{rule}{score}" for rule in ("saliency", "guided")
+                           for score in ("", "/class_sensitivity", "/recovery")}
+    fresh_viz = kv.Visualizer(model, rules=("saliency", "guided"))
+    cams = fresh_viz(IMAGES, method=kv.methods.GradCAM(), progress=False)
+    predicted = fresh_viz.predict(IMAGES).argmax(axis=-1)
+    classes = [[p, *(c for c in range(4) if c != p)] for p in predicted]
+    per_class = fresh_viz(IMAGES, target=classes, method="gradcam", progress=False)
+    for rule in ("saliency", "guided"):
+        _, _, pictures = _pngs(events[f"kerasviz/gradcam/{rule}"][-1])
+        for image, cam, picture in zip(IMAGES, cams[rule], pictures):
+            np.testing.assert_array_equal(picture, render.tile_row(image, [cam]))
+        maps = per_class[rule][..., None]  # CAMs as one-channel maps
+        ssims = [metrics.random_logit_ssim(maps[i, 0], maps[i, j]) for i in range(NUM_IMAGES) for j in (1, 2, 3)]
+        recovery = np.mean([metrics.recovery(maps[i, 0], IMAGES[i])["r_image"] for i in range(NUM_IMAGES)])
+        for score, expected in (("recovery", recovery), ("class_sensitivity", 1.0 - np.mean(ssims))):
+            logged = float(tf.make_ndarray(events[f"kerasviz/gradcam/{rule}/{score}"][-1].tensor_proto))
+            np.testing.assert_allclose(logged, expected, rtol=1e-5, atol=1e-6, err_msg=f"{rule}/{score}")
+
+
+def test_an_unknown_method_is_refused_at_construction(tmp_path):
+    message = (
+        "method must be a kv.methods method (e.g. kv.methods.SmoothGrad()), one of the names 'gradient', "
+        "'gradxinput', 'smoothgrad', 'squaregrad', 'vargrad', 'ig', 'gradcam', 'gradcampp', 'guided-gradcam', "
+        "or None for the gradient. Received: method='gradcam++'"
+    )
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        VisualizationCallback(IMAGES, log_dir=str(tmp_path), method="gradcam++")
