@@ -48,7 +48,7 @@ def site(tmp_path_factory) -> Path:
 
 def test_mkdocs_build_is_strict_clean_and_renders_every_page(site):
     for page in ("index.html", "theory/index.html", "paper/index.html", "rules_and_targets/index.html",
-                 "callback/index.html", "analysis/index.html", "api/index.html"):
+                 "methods/index.html", "callback/index.html", "analysis/index.html", "api/index.html"):
         assert (site / page).is_file(), f"{page} was not built"
 
 
