@@ -56,3 +56,38 @@ def test_a_tf_data_source_is_refused_before_the_store_is_made(model, images, tmp
         "Received: source=<tf.data.Dataset>, engine='ray'"
     )
     assert not (tmp_path / "r.zarr").exists()
+
+
+def test_an_actor_reports_a_bad_file_and_the_driver_raises_it(model, photo_dir, tmp_path):
+    """The actor and the driver's loop, without a Ray instance: what crosses between them."""
+    import pickle
+
+    from kerasviz.datasets import ray_engine
+    from kerasviz.datasets.sources import resolve_source
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.png").write_bytes((photo_dir / "img00.png").read_bytes())
+    (folder / "b.png").write_text("not an image")
+    path = str(tmp_path / "actor.zarr")
+    kv.explain_dataset(model, folder, path, rules=RULES, batch_size=1, on_error="skip", progress=False)
+    source = resolve_source(str(folder), size=(32, 32), channels=3)
+    actor = ray_engine.ChunkActor(
+        model=pickle.dumps(model), source=source, path=path, storage_options=None, rules=RULES,
+        target=kv.targets.MaxLogit(), method=None, dtype="float16", on_error="raise",
+        visualizer_kwargs={"batch_size": 1},
+    )
+    report = actor({"chunk": np.array([1]), "start": np.array([1]), "stop": np.array([2])})
+    name = str(folder / "b.png")
+    assert report["fatal_type"].tolist() == ["FileReadError"] and report["inputs"].tolist() == [0]
+    assert report["fatal"][0].startswith(f"Cannot read image {name!r} (input 1): UnidentifiedImageError")
+
+    class Rows:
+        def iter_rows(self):
+            yield {key: value[0] for key, value in report.items()}
+
+    with pytest.raises(kv.errors.FileReadError) as info:
+        ray_engine._follow(Rows(), source, [(1, 1, 2)], progress=False)
+    assert str(info.value) == report["fatal"][0]
+    good = actor({"chunk": np.array([0]), "start": np.array([0]), "stop": np.array([1])})
+    assert good["fatal"].tolist() == [""] and good["inputs"].tolist() == [1]
