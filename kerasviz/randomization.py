@@ -4,7 +4,9 @@ This module owns which layers of a model hold weights and how copies of the
 model get some of them re-initialized:
 
 - `weight_layers` lists the layers that hold a kernel, input side first;
-- `randomize` re-initializes some of them in a copy of the model;
+- `randomize` re-initializes some of them in a copy of the model, and
+  `randomized_weights` gives the same fresh values without the copy (for many
+  randomized versions of one big model);
 - `protocol_layers` and `randomize_protocol` give the paper's three protocols
   (`"part"`: cascading, `"reverse"`, `"only"`: independent);
   `randomize_part`, `randomize_reverse` and `randomize_only` are their
@@ -44,6 +46,7 @@ __all__ = [
     "protocol_layers",
     "randomization_protocols",
     "randomize",
+    "randomized_weights",
     "randomize_only",
     "randomize_part",
     "randomize_protocol",
@@ -220,6 +223,45 @@ def _new_weights(layer, index: int, seed: int, init: str) -> list[np.ndarray]:
             )
         values.append(np.asarray(keras.ops.convert_to_numpy(new(shape, dtype=dtype))))
     return values
+
+
+def randomized_weights(
+    model: keras.Model,
+    layers: int | str | Sequence[int | str],
+    seed: int = 0,
+    init: InitName = "paper",
+) -> dict[int, list[np.ndarray]]:
+    """The fresh weights `randomize` gives `layers`, without copying the model.
+
+    For a run of many randomized versions of one big model (E5 on VGG-16),
+    write these into one working copy (`layer.set_weights`) instead of
+    cloning the model each time: `randomize(model, layers, seed, init)` has
+    exactly these values in those layers and `model`'s elsewhere.
+
+    Args:
+        model: a built Functional or Sequential Keras model (not modified).
+        layers: as in `randomize`.
+        seed: as in `randomize`. Defaults to `0`.
+        init: as in `randomize`. Defaults to `"paper"`.
+
+    Returns:
+        `{index into weight_layers(model): [kernel, bias]}`.
+
+    Raises:
+        InvalidInputError: for an unknown layer name, an index out of range or
+            an unknown `init`.
+
+    Example:
+
+    ```python
+    new = kv.randomization.randomized_weights(net, ["fc1"], seed=1)
+    ```
+    """
+    init = _check_init(init)
+    seed = _check_seed(seed)
+    indices = _resolve_layers(model, layers)
+    model_layers = weight_layers(model)
+    return {index: _new_weights(model_layers[index], index, seed, init) for index in indices}
 
 
 def randomize(

@@ -63,6 +63,19 @@ def test_randomize_copies_and_leaves_source_untouched(source):
     assert not np.allclose(copy(x), source(x))
 
 
+def test_randomized_weights_are_the_values_randomize_gives_without_a_copy(source):
+    before = [w.copy() for w in source.get_weights()]
+    for init in ("paper", "keras"):
+        fresh = randomization.randomized_weights(source, ["block2_conv1", -1], seed=3, init=init)
+        copy = randomization.randomize(source, ["block2_conv1", -1], seed=3, init=init)
+        assert sorted(fresh) == [2, 5]
+        for index, values in fresh.items():
+            for mine, theirs in zip(values, randomization.weight_layers(copy)[index].get_weights()):
+                np.testing.assert_array_equal(mine, theirs)
+    for u, v in zip(before, source.get_weights()):
+        np.testing.assert_array_equal(u, v)
+
+
 def test_randomize_paper_init_values(source):
     """Paper init: TruncatedNormal(0.1) kernels, conv bias 0, dense bias 1."""
     copy = randomization.randomize(source, [3, 4], seed=0, init="paper")

@@ -74,6 +74,7 @@ from kerasviz.analysis.records import Record, record  # `record` kept importable
 from kerasviz.analysis.theory import theory_curve  # kept importable from here
 from kerasviz.errors import InvalidArgumentError, InvalidInputError
 from kerasviz.randomization import cascade_steps  # kept importable from here
+from kerasviz.randomization import randomized_weights
 from kerasviz.rules import RULES
 from kerasviz.targets import random_other_classes
 from kerasviz.visualizer import Visualizer
@@ -470,9 +471,34 @@ def e4_trained(
 # --------------------------------------------------------------------------- #
 
 
-def _randomized_maps(model, layers, seed, init, images, classes) -> dict[str, np.ndarray]:
-    net = zoo.randomize(model, layers, seed=seed, init=init)
-    return Visualizer(net, rules=RULES, batch_size=16)(images, target=classes, progress=False)
+class _RandomizedMaps:
+    """Maps of randomized copies of one model, from one working copy and one compiled Visualizer.
+
+    Each step's weights are those of `kv.zoo.randomize(model, layers, seed,
+    init)`; they are written into the working copy (whose Visualizer keeps its
+    compiled functions) instead of building and tracing a new model per step.
+    A layer's random values depend only on (seed, layer, init), so a layer
+    that stays random from one step to the next is left as it is.
+    """
+
+    def __init__(self, model: keras.Model):
+        self.model = model
+        self.work = zoo.randomize(model, [])
+        self.layers = zoo.weight_layers(self.work)
+        self.trained = [layer.get_weights() for layer in zoo.weight_layers(model)]
+        self.random: dict[int, tuple[int, str]] = {}  # layer index -> (seed, init) of its values
+        self.viz = Visualizer(self.work, rules=RULES, batch_size=16)
+
+    def __call__(self, layers, seed, init, images, classes) -> dict[str, np.ndarray]:
+        wanted = {int(i) % len(self.layers) for i in layers}  # indices into weight_layers
+        for index in [i for i, state in self.random.items() if i not in wanted or state != (seed, init)]:
+            self.layers[index].set_weights(self.trained[index])
+            del self.random[index]
+        new = sorted(wanted - set(self.random))
+        for index, values in randomized_weights(self.model, new, seed=seed, init=init).items():
+            self.layers[index].set_weights(values)
+            self.random[index] = (seed, init)
+        return self.viz(images, target=classes, progress=False)
 
 
 def _lowest_block_and_head(model: keras.Model) -> tuple[set[int], set[int]]:
@@ -531,12 +557,13 @@ def e5_randomization(
     viz = Visualizer(model, rules=RULES, batch_size=16)
     classes = viz.predict(images).argmax(axis=-1).astype(np.int64)
     trained = viz(images, target=classes, progress=False)
+    randomized = _RandomizedMaps(model)
     out: list[Record] = []
     for protocol in protocols:
         steps = cascade_steps(model, protocol)
         for seed in seeds:
             for position, (k, layers, label) in enumerate(steps):
-                maps = _randomized_maps(model, layers, seed, init, images, classes)
+                maps = randomized(layers, seed, init, images, classes)
                 for i, name in enumerate(names):
                     for rule in RULES:
                         sim = metrics.map_similarity(trained[rule][i], maps[rule][i])

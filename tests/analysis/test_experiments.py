@@ -181,3 +181,24 @@ def test_bad_seeds_raise(seeds, message):
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
         ex.e2_random_cnn(np.zeros((1, 8, 8, 3), np.float32), filters=(4,), seeds=seeds)
     assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
+
+
+def test_e5_records_are_those_of_randomized_copies(fashion_net, fashion_images):
+    """E5 writes each step's weights into one working copy; its maps equal those of kv.zoo.randomize copies."""
+    import kerasviz as kv
+
+    records = ex.e5_randomization(fashion_net, fashion_images, protocols=("part", "only"), seeds=(1,))
+    viz = kv.Visualizer(fashion_net, rules=ex.RULES)
+    classes = viz.predict(fashion_images).argmax(axis=-1)
+    trained = viz(fashion_images, target=classes, progress=False)
+    for protocol in ("part", "only"):
+        steps = ex.cascade_steps(fashion_net, protocol)
+        for position in (0, len(steps) - 2, len(steps) - 1):
+            _, layers, _ = steps[position]
+            copy = zoo.randomize(fashion_net, layers, seed=1)
+            maps = kv.Visualizer(copy, rules=ex.RULES)(fashion_images, target=classes, progress=False)
+            for rule in ex.RULES:
+                expected = metrics.map_similarity(trained[rule][2], maps[rule][2])["ssim"]
+                stored = [r["value"] for r in records if r["setting"] == protocol and r["step"] == position
+                          and r["image"] == "image2" and r["rule"] == rule and r["metric"] == "ssim"]
+                assert stored == [pytest.approx(expected, abs=1e-6)]
