@@ -13,6 +13,14 @@ and returns one dict per claim:
  "holds": true}
 ```
 
+**Per network.** C8–C10 (`TRAINED_NET_CLAIMS`) are measured on a trained
+net, and `kerasviz reproduce` runs them on every trained net it has
+(records carry a `"net"` key: `"fashion_cnn"`, `"fashion_vgg"`, `"vgg16"`).
+`evaluate` returns one verdict per (claim, net) for them, each with its
+`"net"`, in the order the nets first appear; the other claims have
+`"net": None`. Records without a `"net"` key count as one unnamed net.
+Records of the width study (`"study": "width"`) get no verdicts.
+
 A claim holds when every one of its checks does. Each check compares a mean
 over seeds × images (× pairs) — or a difference of such means — with a
 threshold. The thresholds are those of docs/paper.md (claims C1–C11); where
@@ -47,9 +55,19 @@ from kerasviz import _validation
 from kerasviz.analysis import theory
 from kerasviz.analysis.records import select as _select
 from kerasviz.analysis.records import stats as _record_stats
+from kerasviz.errors import InvalidArgumentError
 from kerasviz.names import CLAIM_IDS, RULE_SHORT
 
-__all__ = ["CLAIMS", "THRESHOLDS", "evaluate", "evaluate_claim"]
+__all__ = [
+    "C11_CURVE_TOLERANCE",
+    "CLAIMS",
+    "THRESHOLDS",
+    "TRAINED_NET_CLAIMS",
+    "evaluate",
+    "evaluate_claim",
+    "input_independence_curve",
+    "trained_nets",
+]
 
 Record = Mapping[str, Any]
 
@@ -76,6 +94,14 @@ THRESHOLDS: dict[str, float] = {
     "c10_similarity": 0.9,  # C10: M4 similarity (SSIM) ≥ 0.9 and > saliency's
     "c11_abs_r_gbp": 0.1,  # C11 (ours): "≈ 0" read as |M6(GBP)| ≤ 0.1
 }
+
+#: The claims measured on a trained net: `evaluate` gives one verdict per net.
+TRAINED_NET_CLAIMS: tuple[str, ...] = ("C8", "C9", "C10")
+
+#: Ours, and not part of any verdict: how far the mean M6(GBP) may lie from
+#: the curve 0.5/(1+S) (`theory.theoretical_input_independence`) for the
+#: report to call it "on the curve". C11's verdict keeps its 0.1 bound.
+C11_CURVE_TOLERANCE = 0.05
 
 #: id → (claim, setting), as in docs/paper.md (claims C1–C11).
 CLAIMS: dict[str, tuple[str, str]] = {
@@ -173,6 +199,7 @@ def _claim(cid: str, setting: str, metric: str, criterion: str, checks: list[dic
         "threshold": {c["name"]: c["threshold"] for c in checks},
         "checks": checks,
         "holds": bool(checks) and all(c["holds"] for c in checks),
+        "net": None,
     }
     if note:
         out["note"] = note
@@ -404,6 +431,51 @@ def _c10(records):
     return claim
 
 
+def input_independence_curve(records: Sequence[Record]) -> list[dict[str, Any]]:
+    """C11 as a curve: mean M6(GBP) per N of E2 beside our prediction 0.5/(1+S).
+
+    One row per filter count N with E2 `input_independence` records of GBP
+    (all image pairs, one logit): `N`, `S` = N/(3π²), the measured `mean`,
+    `sd` and `n` over seeds × pairs; `theory` = 0.5/(1+S)
+    (`theory.theoretical_input_independence`); `pair_theory`, the mean over
+    the same pairs of (0.5 + S·r(x̃_i, x̃_j))/(1+S) with each pair's own
+    image correlation (`None` without the `"images"` records); `deconvnet`,
+    DeconvNet's mean M6 (1 in theory); `within`, whether |mean − theory| ≤
+    `C11_CURVE_TOLERANCE`.
+
+    Args:
+        records: records of `experiments.e2_random_cnn`.
+
+    Returns:
+        The rows, by increasing N.
+
+    Example:
+
+    ```python
+    records = experiments.e2_random_cnn(images, filters=(4, 64, 256))
+    [(row["N"], row["mean"], row["theory"]) for row in claims.input_independence_curve(records)]
+    ```
+    """
+    chosen = _select(records, experiment="E2", setting="cnn", metric="input_independence")
+    images = {(r["seed"], r["image"]): r["value"] for r in chosen if r["rule"] == "images"}
+    rows = []
+    for n_filters in sorted({r["param"] for r in chosen if r["rule"] == "guided"}):
+        mean, sd, count = _stats(chosen, rule="guided", param=n_filters)
+        if mean is None:
+            continue
+        expected = theory.theoretical_input_independence(n_filters, 3)
+        pairs = [images.get((r["seed"], r["image"])) for r in _select(chosen, rule="guided", param=n_filters)]
+        pair_values = [theory.theoretical_input_independence(n_filters, 3, float(np.clip(v, -1.0, 1.0)))
+                       for v in pairs if isinstance(v, (int, float)) and math.isfinite(v)]
+        deconv, _, _ = _stats(chosen, rule="deconvnet", param=n_filters)
+        rows.append({
+            "N": n_filters, "S": theory.signal_to_noise(n_filters, 3), "mean": mean, "sd": sd, "n": count,
+            "theory": expected, "pair_theory": float(np.mean(pair_values)) if pair_values else None,
+            "deconvnet": deconv, "within": bool(abs(mean - expected) <= C11_CURVE_TOLERANCE),
+        })
+    return rows
+
+
 def _c11(records):
     t, ind = THRESHOLDS["c11_abs_r_gbp"], THRESHOLDS["c3_independence"]
     n = THRESHOLDS["reference_filters"]
@@ -413,20 +485,23 @@ def _c11(records):
     ]
     img, img_sd, img_n = _stats(records, **_e2("images", "input_independence"))
     checks[0]["parts"] = {"r(x̃_i, x̃_j) of the images themselves": {"mean": img, "sd": img_sd, "n": img_n}}
-    sweep = sorted({r["param"] for r in _select(records, experiment="E2", rule="guided",
-                                                 metric="input_independence")})
-    by_n = [(p, _stats(records, **_e2("guided", "input_independence", p))[0]) for p in sweep]
+    curve = input_independence_curve(records)
     note = ""
-    if len(by_n) > 1:
-        note = ("M6(GBP) by N (measured / 0.5/(1+S), S = N/(3π²)): "
-                + ", ".join(f"N={p}: {v:.3f} / {0.5 / (1 + theory.signal_to_noise(p, 3)):.3f}"
-                            for p, v in by_n if v is not None)
-                + ". Our derivation, not the paper's: writing the forward mask as ½ + (mask − ½), the ½ "
-                "part of the GBP map is half the image-independent DeconvNet map, a common component "
-                "worth 0.5/(1+S) of the correlation between any two images' maps.")
-    return _claim("C11", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}; "
-                  "all image pairs, logit 0", "mean M6 = Pearson between two images' maps",
-                  f"|M6(GBP)| ≤ {t} (≈ 0, our bound) while M6(Deconv) ≥ 1 − 1e-5", checks, note)
+    if len(curve) > 1:
+        on = [str(row["N"]) for row in curve if row["within"]]
+        off = [str(row["N"]) for row in curve if not row["within"]]
+        note = ("M6(GBP) by N (measured / our curve 0.5/(1+S), S = N/(3π²)): "
+                + ", ".join(f"N={row['N']}: {row['mean']:.3f} / {row['theory']:.3f}" for row in curve)
+                + f"; within ±{C11_CURVE_TOLERANCE} of the curve at N = {', '.join(on) or 'none'}"
+                + (f", not at N = {', '.join(off)}" if off else "")
+                + ". Our derivation, not the paper's (docs/theory.md): writing the forward mask as ½ + "
+                "(mask − ½), half of every GBP map is the image-independent DeconvNet map, a common component "
+                "worth 0.5/(1+S) of the correlation between any two images' maps; it fades only as N grows.")
+    claim = _claim("C11", f"E2: random 3-layer CNN, N={n}, {_describe(records, experiment='E2', param=n)}; "
+                   "all image pairs, logit 0", "mean M6 = Pearson between two images' maps",
+                   f"|M6(GBP)| ≤ {t} (≈ 0, our bound) while M6(Deconv) ≥ 1 − 1e-5", checks, note)
+    claim["curve"] = curve
+    return claim
 
 
 _EVALUATORS: dict[str, Callable[[Sequence[Record]], dict]] = dict(
@@ -434,14 +509,76 @@ _EVALUATORS: dict[str, Callable[[Sequence[Record]], dict]] = dict(
 )
 
 
-def evaluate_claim(claim_id: str, records: Iterable[Record]) -> dict:
+def trained_nets(records: Iterable[Record]) -> list[str | None]:
+    """The trained nets of C8–C10 in `records`, in the order they first appear.
+
+    Args:
+        records: tidy records.
+
+    Returns:
+        The `"net"` of every E5–E7 record outside the width study, each
+        once; `[None]` when the records name no net (or hold no E5–E7
+        record), so that each trained-net claim still gets one verdict.
+
+    Example:
+
+    ```python
+    claims.trained_nets(records)  # ["fashion_cnn", "fashion_vgg"]
+    ```
+    """
+    nets: list[str | None] = []
+    for r in records:
+        if r.get("experiment") in ("E5", "E6", "E7") and r.get("study") is None and r.get("net") not in nets:
+            nets.append(r.get("net"))
+    return nets or [None]
+
+
+def _for_net(claim_id: str, records: Sequence[Record], net: str | None) -> dict:
+    claim = _EVALUATORS[claim_id]([r for r in records if r.get("net") == net and r.get("study") is None])
+    claim["net"] = net
+    return claim
+
+
+_ANY_NET = object()
+
+
+def evaluate_claim(claim_id: str, records: Iterable[Record], *, net: Any = _ANY_NET) -> dict:
     """The verdict of one claim (`"C1"` … `"C11"`) on `records`.
 
+    Args:
+        claim_id: the claim.
+        records: tidy records from `kerasviz.analysis.experiments`.
+        net: for C8–C10, the trained net whose records count (`None` for
+            records without a `"net"` key). Defaults to the only trained net
+            in `records`.
+
+    Returns:
+        The claim dict (see the module docstring).
+
     Raises:
-        InvalidArgumentError: (a `ValueError`) for an unknown claim id.
+        InvalidArgumentError: (a `ValueError`) for an unknown claim id, or
+            when C8–C10 are asked of records of several trained nets
+            without `net`.
+
+    Example:
+
+    ```python
+    claims.evaluate_claim("C9", records, net="fashion_vgg")["holds"]
+    ```
     """
     _validation.one_of(claim_id, "claim_id", _EVALUATORS, what="claim")
-    return _EVALUATORS[claim_id](list(records))
+    records = list(records)
+    if claim_id not in TRAINED_NET_CLAIMS:
+        return _EVALUATORS[claim_id](records)
+    if net is _ANY_NET:
+        nets = trained_nets(records)
+        if len(nets) > 1:
+            raise InvalidArgumentError(
+                f"{claim_id} is measured per trained net and the records hold {len(nets)}: pass net= one "
+                f"of them. Received: trained_nets(records)={nets!r}"
+            )
+        net = nets[0]
+    return _for_net(claim_id, records, net)
 
 
 def evaluate(records: Iterable[Record]) -> list[dict]:
@@ -451,7 +588,16 @@ def evaluate(records: Iterable[Record]) -> list[dict]:
         records: tidy records from `kerasviz.analysis.experiments`.
 
     Returns:
-        Eleven claim dicts, in order C1 … C11.
+        One claim dict per claim in order C1 … C11, and for C8–C10 one per
+        (claim, trained net) (`trained_nets`): eleven dicts when the records
+        hold one trained net.
     """
     records = list(records)
-    return [evaluator(records) for evaluator in _EVALUATORS.values()]
+    nets = trained_nets(records)
+    out = []
+    for claim_id, evaluator in _EVALUATORS.items():
+        if claim_id in TRAINED_NET_CLAIMS:
+            out += [_for_net(claim_id, records, net) for net in nets]
+        else:
+            out.append(evaluator(records))
+    return out

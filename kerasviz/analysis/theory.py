@@ -15,6 +15,7 @@ docs/theory.md. NumPy only.
 | `theoretical_recovery` | √(S/(1+S)) of a random CNN |
 | `theoretical_recovery_fc` | √(S/(1+S)) of a random fully connected net, S = N_h/(π²·d) |
 | `theory_curve` | `theoretical_recovery` over a sweep of N |
+| `theoretical_input_independence` | M6(GBP) ≈ (0.5 + S·r(x̃_i, x̃_j))/(1+S): the part of GBP maps all images share (ours) |
 
 `kerasviz.analysis.metrics` re-exports every name here, as it did before
 this module existed.
@@ -50,6 +51,7 @@ __all__ = [
     "theoretical_recovery",
     "theoretical_recovery_fc",
     "theory_curve",
+    "theoretical_input_independence",
 ]
 
 
@@ -377,3 +379,50 @@ def theory_curve(values: Iterable[float], channels: int = 3) -> list[float]:
     ```
     """
     return [theoretical_recovery(float(v), channels) for v in values]
+
+
+def theoretical_input_independence(num_filters: float, channels: int = 3, image_correlation: float = 0.0) -> float:
+    """Our prediction of M6(GBP), the correlation between two images' GBP maps: (0.5 + S·r̃)/(1+S).
+
+    This derivation is kerasviz's, not the paper's (docs/theory.md, "Why GBP
+    maps of different images correlate"). Writing the forward ReLU mask as
+    ½ + (mask − ½), the GBP map splits into half the DeconvNet map, the same
+    for every image, and an image-dependent rest. Of the map's variance,
+    S/(1+S) is the recovered x̃ and 1/(1+S) is filter noise, half of which
+    is that common DeconvNet half. So two images' maps, same net and logit,
+    correlate 0.5/(1+S) through the common part, plus S/(1+S) times the
+    correlation `r̃ = r(x̃_i, x̃_j)` of the images' own x̃. DeconvNet's M6 is
+    1 at every N. The approximation is for large N (a sum over many firing
+    filters); at N = 1 it does not apply.
+
+    Args:
+        num_filters: N, the first convolution's filter count, >= 0.
+        channels: C, the input channels, >= 1. Defaults to `3`.
+        image_correlation: r̃ = r(x̃_i, x̃_j) of the two images, in [-1, 1].
+            Defaults to `0.0`: the curve 0.5/(1+S) of unrelated images.
+
+    Returns:
+        The predicted M6(GBP).
+
+    Raises:
+        InvalidInputError: on a negative or non-finite `num_filters`,
+            `channels < 1`, or an `image_correlation` outside [-1, 1].
+
+    Example:
+
+    ```python
+    theoretical_input_independence(64)   # 0.158: S = 64/(3π²) = 2.16
+    theoretical_input_independence(256)  # 0.052
+    ```
+    """
+    s = _signal_to_noise(num_filters, channels, "theoretical_input_independence")
+    if not (
+        isinstance(image_correlation, (int, float, np.number))
+        and not isinstance(image_correlation, bool)
+        and -1.0 <= float(image_correlation) <= 1.0
+    ):
+        raise InvalidInputError(
+            "`theoretical_input_independence`: `image_correlation` must be a number in [-1, 1] "
+            f"(a Pearson r). Received: image_correlation={image_correlation!r}"
+        )
+    return (0.5 + s * float(image_correlation)) / (1.0 + s)

@@ -235,3 +235,75 @@ def test_unknown_claim_id_raises():
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$") as info:
         claims.evaluate_claim("C12", [])
     assert isinstance(info.value, KerasvizError) and isinstance(info.value, ValueError)
+
+
+def _two_nets():
+    """The passing records with C8–C10's records once for net 'small' (passing) and once for 'wide' (C9 fails)."""
+    base = passing_records()
+    trained = [r for r in base if r["experiment"] in ("E5", "E6", "E7")]
+    others = [r for r in base if r["experiment"] not in ("E5", "E6", "E7")]
+    small = [dict(r, net="small") for r in trained]
+    wide = [dict(r, net="wide") for r in trained]
+    wide = _replace(wide, 0.85, experiment="E6", rule="guided", metric="ssim")
+    return others + small + wide
+
+
+def test_trained_net_claims_get_one_row_per_net_in_order():
+    verdicts = claims.evaluate(_two_nets())
+    assert [(c["id"], c["net"]) for c in verdicts] == (
+        [(f"C{i}", None) for i in range(1, 8)]
+        + [(cid, net) for cid in ("C8", "C9", "C10") for net in ("small", "wide")] + [("C11", None)])
+    holds = {(c["id"], c["net"]): c["holds"] for c in verdicts}
+    assert holds[("C9", "small")] and not holds[("C9", "wide")]
+    assert holds[("C8", "wide")] and holds[("C10", "wide")]
+    wide_c9 = next(c for c in verdicts if (c["id"], c["net"]) == ("C9", "wide"))
+    assert wide_c9["value"]["ssim(GBP)"] == pytest.approx(0.85)  # only that net's records
+
+
+def test_per_net_rows_equal_the_claim_on_that_net_alone():
+    records = _two_nets()
+    for net in ("small", "wide"):
+        alone = [r for r in records if r.get("net") in (None, net)]
+        for cid in ("C8", "C9", "C10"):
+            row = claims.evaluate_claim(cid, records, net=net)
+            assert row == claims.evaluate_claim(cid, alone)
+            assert row["net"] == net
+
+
+def test_evaluate_claim_needs_net_when_the_records_hold_several():
+    message = ("C9 is measured per trained net and the records hold 2: pass net= one of them. "
+               "Received: trained_nets(records)=['small', 'wide']")
+    with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
+        claims.evaluate_claim("C9", _two_nets())
+    assert claims.evaluate_claim("C1", _two_nets())["holds"]  # random-net claims need no net
+
+
+def test_width_study_records_get_no_claim_rows():
+    records = _two_nets() + [dict(r, net="fashion_vgg_w16", study="width", width=16)
+                             for r in passing_records() if r["experiment"] in ("E5", "E6")]
+    assert claims.trained_nets(records) == ["small", "wide"]
+    assert len(claims.evaluate(records)) == 7 + 3 * 2 + 1
+
+
+def test_input_independence_curve_is_the_records_means_beside_our_theory():
+    rows = []
+    values = {4: (0.45, 0.43), 64: (0.2, 0.14), 256: (0.06, 0.04)}
+    for n, (a, b) in values.items():
+        for seed, value in ((0, a), (1, b)):
+            rows.append(record("E2", "cnn", n, seed, "x|y", "guided", "input_independence", value))
+            rows.append(record("E2", "cnn", n, seed, "x|y", "deconvnet", "input_independence", 1.0))
+            rows.append(record("E2", "cnn", n, seed, "x|y", "images", "input_independence", 0.3))
+    curve = claims.input_independence_curve(rows)
+    assert [row["N"] for row in curve] == [4, 64, 256]
+    for row in curve:
+        a, b = values[row["N"]]
+        s = row["N"] / (3 * math.pi**2)
+        assert row["mean"] == pytest.approx((a + b) / 2) and row["n"] == 2
+        assert row["theory"] == pytest.approx(0.5 / (1 + s))
+        assert row["pair_theory"] == pytest.approx((0.5 + 0.3 * s) / (1 + s))
+        assert row["deconvnet"] == 1.0
+        assert row["within"] is (abs(row["mean"] - row["theory"]) <= claims.C11_CURVE_TOLERANCE)
+    assert [row["within"] for row in curve] == [True, True, True]
+    c11 = claims.evaluate_claim("C11", rows)
+    assert c11["curve"] == curve and not c11["holds"]  # M6(GBP) = 0.17 at N = 64: above the 0.1 bound
+    assert "within ±0.05 of the curve at N = 4, 64, 256" in c11["note"]

@@ -41,3 +41,19 @@ def test_metrics_and_experiments_keep_the_theory_names():
         assert getattr(metrics, name) is getattr(theory, name)
         assert name in metrics.__all__
     assert experiments.theory_curve is theory.theory_curve
+
+
+def test_input_independence_curve_by_hand():
+    """Ours: M6(GBP) ≈ (0.5 + S·r̃)/(1+S), S = N/(π²C); 0.5/(1+S) for unrelated images."""
+    s = 64 / (3 * math.pi**2)
+    assert theory.theoretical_input_independence(64) == pytest.approx(0.5 / (1 + s), abs=1e-15)
+    assert theory.theoretical_input_independence(64, 3, 0.4) == pytest.approx((0.5 + 0.4 * s) / (1 + s), abs=1e-15)
+    assert theory.theoretical_input_independence(0) == 0.5  # no filters: all of the map is the common part
+    assert theory.theoretical_input_independence(256) == pytest.approx(0.0518, abs=1e-4)
+
+
+def test_input_independence_curve_rejects_a_correlation_outside_minus_one_to_one():
+    message = ("`theoretical_input_independence`: `image_correlation` must be a number in [-1, 1] (a Pearson r). "
+               "Received: image_correlation=1.5")
+    with pytest.raises(InvalidInputError, match=f"^{re.escape(message)}$"):
+        theory.theoretical_input_independence(64, 3, 1.5)
