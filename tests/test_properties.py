@@ -298,7 +298,9 @@ def test_random_architectures_keep_the_forward_and_give_the_rules_maps(spec, dat
     # on the user's model cut at that layer.
     names = [layer.name for layer in model.layers if not isinstance(layer, L.InputLayer)]
     layer = model.get_layer(data.draw(st.sampled_from(names), label="layer"))
-    cut = keras.Model(model.inputs[0], layer.output)
+    in_graph = {id(n) for nodes in _graph(model)._nodes_by_depth.values() for n in nodes}
+    first_call = next(n for n in layer._inbound_nodes if id(n) in in_graph)  # not a nested model's own node
+    cut = keras.Model(model.inputs[0], first_call.outputs[0])
     channel = data.draw(st.integers(0, cut.outputs[0].shape[-1] - 1), label="channel")
     maps = viz(x, target=kv.targets.Neuron(layer.name, channel), progress=False)
     seed = tf.broadcast_to(tf.one_hot(channel, cut.outputs[0].shape[-1]), cut(x).shape)
