@@ -286,7 +286,8 @@ def _fixed(target, predicted: np.ndarray, num_classes: int) -> targets_lib.Targe
     if isinstance(target, targets_lib.MaxLogit):  # kerasviz without Target.for_predicted
         return targets_lib.Classes(predicted)
     if isinstance(target, targets_lib.RandomClass):
-        return targets_lib.Classes(targets_lib.random_other_classes(predicted, num_classes, 1, target.seed)[:, 0])
+        drawn = targets_lib.random_other_classes(predicted, num_classes, 1, target.seed)
+        return targets_lib.Classes(drawn[:, 0])
     if isinstance(target, targets_lib.Loss) and target.labels is None:
         return targets_lib.Loss(predicted)
     return target

@@ -130,7 +130,8 @@ class FileSource(Source):
     def _chunks(self, ranges):
         import tensorflow as tf
 
-        positions = np.concatenate([np.arange(start, stop) for _, start, stop in ranges] or [np.zeros(0, int)])
+        positions = np.concatenate([np.arange(start, stop) for _, start, stop in ranges]
+                                   or [np.zeros(0, np.int64)])
         if not len(positions):
             return
         size, channels = self.size, self.channels
@@ -170,7 +171,8 @@ class FileSource(Source):
                     images[position - start] = self._decode_with_pil(self.paths[position])
                 except Exception as err:  # noqa: BLE001 - every reason a file is unreadable
                     errors[position - start] = f"{type(err).__name__}: {err}"
-            yield Chunk(index, start, images, self.paths[start:stop], np.full(stop - start, -1, np.int64), errors)
+            no_labels = np.full(stop - start, -1, np.int64)
+            yield Chunk(index, start, images, self.paths[start:stop], no_labels, errors)
 
     def _decode_with_pil(self, path: str) -> np.ndarray:
         import tensorflow as tf
@@ -366,7 +368,8 @@ def resolve_source(source, *, size: tuple[int, int], channels: int) -> Source:
                            ids=source[2] if len(source) == 3 else None)
     if hasattr(source, "shape") and hasattr(source, "__getitem__"):
         return ArraySource(source, size, channels)
-    if isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source):
+    paths = isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source)
+    if paths and source:
         return FileSource(list(source), size, channels)
     raise InvalidArgumentError(
         "A source is a folder, a glob pattern, a list of image paths, an (N, H, W, C) array "

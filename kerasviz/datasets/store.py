@@ -343,7 +343,8 @@ class StoreWriter:
         """One bool per chunk."""
         return read_done(self.group, self.num_chunks)
 
-    def write_chunk(self, index: int, start: int, maps: dict[str, np.ndarray], rows: dict[str, Sequence]) -> None:
+    def write_chunk(self, index: int, start: int, maps: dict[str, np.ndarray],
+                    rows: dict[str, Sequence]) -> None:
         """Write chunk `index`'s maps and rows, then mark it done.
 
         Raises:
@@ -429,7 +430,8 @@ def _check_settings(existing: dict, settings: dict, path: str) -> None:
             f"over, or write to another path. Received: store={path!r}"
         )
     names = [k for k in SETTINGS if before.get(k) != settings.get(k)]
-    names += sorted(k for k in set(before) | set(settings) if k not in SETTINGS and before.get(k) != settings.get(k))
+    names += sorted(k for k in set(before) | set(settings)
+                    if k not in SETTINGS and before.get(k) != settings.get(k))
     if names:
         differences = "; ".join(
             f"{k} was {_text(before.get(k))}, now {_text(settings.get(k))}" for k in names

@@ -132,7 +132,8 @@ def test_raise_names_the_first_bad_file_and_keeps_the_chunks_before(model, photo
     assert not (path / "kerasviz.lock").exists()
     # the same job with on_error="skip" resumes: on_error is not a setting of the maps
     store = _explain(model, folder, path, on_error="skip")
-    assert store.table["status"].tolist()[4:] == ["ok", f"error: UnidentifiedImageError: cannot identify image file {name!r}"]
+    assert store.table["status"].tolist()[4:] == [
+        "ok", f"error: UnidentifiedImageError: cannot identify image file {name!r}"]
 
 
 def test_nan_images_of_an_array_are_rows_or_errors(model, images, tmp_path):
@@ -226,7 +227,8 @@ def test_a_changed_weight_is_another_model(model, images, tmp_path):
 
 def _write_lock(path, pid, host=None):
     path.mkdir(parents=True, exist_ok=True)
-    record = {"pid": pid, "host": host or socket.gethostname(), "started": "2026-01-01 00:00:00", "token": "t"}
+    record = {"pid": pid, "host": host or socket.gethostname(), "started": "2026-01-01 00:00:00",
+              "token": "t"}
     (path / "kerasviz.lock").write_text(json.dumps(record))
 
 
