@@ -5,7 +5,7 @@ metadata (see `models/fashion_vgg.md`), one width per run:
 
 ```
 python models/train_fashion_vgg.py --width 64 --epochs 10 --seed 0
-python models/train_fashion_vgg.py --width 32 --epochs 10 --seed 0
+python models/train_fashion_vgg.py --width 8 --epochs 10 --seed 0
 python models/train_fashion_vgg.py --width 16 --epochs 10 --seed 0
 ```
 
