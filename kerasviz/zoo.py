@@ -68,6 +68,7 @@ __all__ = [
     "fashion_cnn",
     "fashion_vgg",
     "fc3",
+    "is_keras_h5_layout",
     "protocol_layers",
     "randomization_protocols",
     "randomize",
@@ -156,6 +157,41 @@ def _check_weights_file(path, what: str) -> None:
             f"Cannot load weights for {what}: no such file {path_str!r}. "
             f"Received: weights={path_str!r}"
         )
+
+
+def is_keras_h5_layout(path: str | os.PathLike) -> bool:
+    """Whether `path` is a weights file in Keras's legacy `.h5` layout, as Keras's downloads are.
+
+    Keras's ImageNet files (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`)
+    hold one HDF5 group per layer, listed in the root attribute
+    `layer_names`; Keras 3's own `.weights.h5` files do not. A whole model
+    saved in the legacy format (`model_weights` group) counts too.
+
+    Args:
+        path: a file path.
+
+    Returns:
+        `True` for that layout; `False` for a `.weights.h5` file, another
+        layout, or a file HDF5 cannot read.
+
+    Example:
+
+    ```python
+    kv.zoo.is_keras_h5_layout("vgg16_weights_tf_dim_ordering_tf_kernels.h5")  # True
+    ```
+    """
+    path_str = os.fspath(path)
+    if path_str.endswith(".weights.h5") or not os.path.isfile(path_str):
+        return False
+    import h5py  # a dependency of Keras
+
+    try:
+        with h5py.File(path_str, "r") as f:
+            return "layer_names" in f.attrs or (
+                "model_weights" in f and "layer_names" in f["model_weights"].attrs
+            )
+    except OSError:
+        return False
 
 
 def _load_weights_file(model: keras.Model, path, what: str) -> None:
@@ -374,13 +410,19 @@ def vgg16(
     - `(x - [123.68, 116.779, 103.939])[..., ::-1]`, i.e. BGR minus
       `[103.939, 116.779, 123.68]`, exactly `keras.applications.vgg16.
       preprocess_input(x)` ("caffe" mode), when `caffe_bgr=True`. This is the
-      default for `weights="imagenet"`, whose filters were trained on BGR.
+      default for `weights="imagenet"`, whose filters were trained on BGR,
+      and for a weights file in Keras's own `.h5` layout (see `weights`).
 
     Args:
         weights: `None` (random, see `init`), `"imagenet"` (Keras's pretrained
             weights; needs the file in the Keras cache or the network), or the
-            path of a `.weights.h5` file saved from this architecture.
-            Defaults to `None`.
+            path of a weights file: a `.weights.h5` saved from this
+            architecture, or a file in the layout of Keras's own download
+            (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`, or any legacy
+            `.h5` saved from `keras.applications.VGG16`), loaded layer by
+            layer with the caffe BGR preprocessing of `weights="imagenet"`.
+            The file must match `input_shape`, `num_classes` and
+            `include_top`. Defaults to `None`.
         init: random initialization when `weights` is `None` (also the
             starting point before loading a file): `"paper"` — every kernel
             TruncatedNormal(std 0.1), conv biases 0, dense biases 1.0;
@@ -396,8 +438,8 @@ def vgg16(
             output is `block5_pool`. Defaults to `True`.
         seed: seed of the random initialization. Defaults to `0`.
         caffe_bgr: flip RGB→BGR after the mean subtraction (see above).
-            Defaults to `None`: `True` for `weights="imagenet"`, `False`
-            otherwise.
+            Defaults to `None`: `True` for `weights="imagenet"` and for a
+            file in Keras's `.h5` layout, `False` otherwise.
 
     Returns:
         A Functional `keras.Model` named `"vgg16"`: `(N, num_classes)` logits,
@@ -416,6 +458,7 @@ def vgg16(
     ```python
     random_vgg = kv.zoo.vgg16(init="paper", input_shape=(64, 64, 3), num_classes=10)
     trained_vgg = kv.zoo.vgg16(weights="imagenet")  # online, or cached file
+    same = kv.zoo.vgg16(weights="vgg16_weights_tf_dim_ordering_tf_kernels.h5")  # a downloaded copy
     ```
     """
     init = _check_init(init)
@@ -438,8 +481,6 @@ def vgg16(
                 "ImageNet weights with include_top=True need input_shape=(224, 224, 3) "
                 f"(fc1 is tied to a 7x7x512 map). Received: input_shape={input_shape!r}"
             )
-    if caffe_bgr is None:
-        caffe_bgr = imagenet
     # Check the weights source before building: a missing file fails fast.
     imagenet_path = None
     if imagenet:
@@ -451,6 +492,8 @@ def vgg16(
                 f"Received: weights={weights!r}"
             )
         _check_weights_file(weights, "vgg16")
+    if caffe_bgr is None:
+        caffe_bgr = imagenet or (weights is not None and is_keras_h5_layout(weights))
 
     def kernel(index: int):
         return _paper_kernel(seed, index) if init == "paper" else _keras_kernel(seed, index)
@@ -620,7 +663,7 @@ def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> kera
 
 
 #: Base widths of the shipped `fashion_vgg` nets (filters of the first block).
-FASHION_VGG_WIDTHS: tuple[int, ...] = (16, 32, 64)
+FASHION_VGG_WIDTHS: tuple[int, ...] = (8, 16, 64)
 
 
 def _fashion_vgg_weights_name(width: int) -> str:
@@ -648,7 +691,7 @@ def fashion_vgg(
     | `fc2` 256 relu; `predictions` (logits) | 10 |
 
     Nine weight layers (`weight_layers`). `models/fashion_vgg.md` is its
-    model card. Widths 16, 32 and 64 ship trained the same way
+    model card. Widths 8, 16 and 64 ship trained the same way
     (`FASHION_VGG_WIDTHS`) for the width study of `kerasviz reproduce --full`.
 
     Args:
