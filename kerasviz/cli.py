@@ -159,16 +159,19 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of `kerasviz reproduce` to `parser` (standard library only)."""
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="small settings, all eleven claims, < 10 min on 2 CPU cores (default)")
+                      help="small settings, all eleven claims, < 3 min on 2 idle CPU cores (default)")
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
                       help="the paper's sizes, 3 seeds × 4 images (about 10 min on 2 cores; needs about 11 GB of memory)")
     mode.add_argument("--smoke", dest="mode", action="store_const", const="smoke",
                       help="tiny settings that only check the pipeline (seconds); the verdicts mean little")
     parser.set_defaults(mode="quick")
     parser.add_argument("--weights", default="trained",
-                        help="the trained net of E4–E7: trained (the shipped Fashion-MNIST CNN), imagenet "
-                             "(Keras's VGG-16, needs the download), random (untrained, to test the pipeline) or "
-                             "PATH to a .weights.h5 of kv.zoo.fashion_cnn()/vgg16(). Default: trained")
+                        help="the trained nets of E4–E7 (C8–C10 are reported per net): trained (the shipped "
+                             "fashion_cnn and fashion_vgg), imagenet (adds Keras's VGG-16, needs the download), "
+                             "random (the untrained fashion_cnn alone, to test the pipeline) or PATH (adds VGG-16 "
+                             "from Keras's downloaded vgg16_weights_tf_dim_ordering_tf_kernels.h5 or a .weights.h5 "
+                             "of kv.zoo.vgg16(); a file of kv.zoo.fashion_cnn()/fashion_vgg() replaces that "
+                             "net). Default: trained")
     parser.add_argument("--out", default=REPRODUCE_DEFAULT_OUT,
                         help=f"output folder. Default: {REPRODUCE_DEFAULT_OUT}")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

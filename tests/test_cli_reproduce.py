@@ -11,9 +11,12 @@ from kerasviz import cli
 from kerasviz.analysis import reproduce
 
 
+def _shipped(name: str) -> bool:
+    return importlib.resources.files("kerasviz").joinpath("weights", name).is_file()
+
+
 def _weights() -> str:
-    shipped = importlib.resources.files("kerasviz").joinpath("weights", "fashion_cnn.weights.h5")
-    return "trained" if shipped.is_file() else "random"
+    return "trained" if _shipped("fashion_cnn.weights.h5") else "random"
 
 
 @pytest.mark.slow
@@ -23,7 +26,11 @@ def test_reproduce_quick_writes_every_claim_the_report_and_the_figures(tmp_path,
     status = cli.main(["reproduce", "--quick", "--weights", _weights(), "--out", str(out), "--no-progress"])
     assert status == 0
     payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert [c["id"] for c in payload["claims"]] == [f"C{i}" for i in range(1, 12)]
+    nets = ["fashion_cnn"] + (["fashion_vgg"] if _weights() == "trained" and _shipped("fashion_vgg.weights.h5")
+                              else [])
+    assert [(c["id"], c["net"]) for c in payload["claims"]] == (
+        [(f"C{i}", None) for i in range(1, 8)] + [(cid, net) for cid in ("C8", "C9", "C10") for net in nets]
+        + [("C11", None)])
     assert all(isinstance(c["holds"], bool) for c in payload["claims"])
     # The random-network claims hold at the quick sizes too (C8-C11 depend on the trained net).
     holding = {c["id"] for c in payload["claims"] if c["holds"]}
@@ -31,10 +38,13 @@ def test_reproduce_quick_writes_every_claim_the_report_and_the_figures(tmp_path,
     assert {r["experiment"] for r in payload["records"]} == {"E1", "E2", "E3", "E4", "E5", "E6", "E7"}
     text = (out / "REPORT.md").read_text(encoding="utf-8")
     for name in ("maps_grid.png", "recovery_vs_filters.png", "fc_vs_cnn.png", "randomization.png",
-                 "similarity_bars.png"):
+                 "similarity_bars.png", "input_independence.png"):
         assert (out / name).is_file() and f"]({name})" in text
+    for claim in payload["claims"]:  # one table row per (claim, net), the verdict of that net's records
+        net = claim["net"] or "random nets"
+        assert any(line.startswith(f"| {claim['id']} | {claim['claim']} | {net} | ") for line in text.splitlines())
     printed = capsys.readouterr().out
-    assert "claims hold" in printed and " C11  " in printed
+    assert " hold" in printed and " C11  " in printed
 
 
 def test_imagenet_weights_offline_give_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
@@ -65,7 +75,8 @@ def test_a_weights_file_of_another_architecture_is_reported(tmp_path, capsys):
     status = cli.main(["reproduce", "--weights", str(path), "--out", str(tmp_path / "out")])
     assert status == 2
     err = capsys.readouterr().err
-    assert "fits neither kv.zoo.fashion_cnn() nor kv.zoo.vgg16()" in err and "Received: --weights" in err
+    assert "fits none of kv.zoo.fashion_cnn(), kv.zoo.fashion_vgg() and kv.zoo.vgg16()" in err
+    assert "Received: --weights" in err
 
 
 def test_strict_exits_1_when_a_claim_does_not_hold(monkeypatch, tmp_path, capsys):
@@ -144,3 +155,37 @@ def test_the_old_argument_names_of_reproduce_warn_and_still_work():
         assert reproduce.HELP == cli._COMMANDS["reproduce"].help
     with pytest.warns(DeprecationWarning, match=r"reproduce\.DESCRIPTION is deprecated"):
         assert reproduce.DESCRIPTION == cli._COMMANDS["reproduce"].description
+
+
+def test_a_weights_file_of_a_shipped_architecture_replaces_that_net(tmp_path):
+    from kerasviz import zoo
+
+    path = tmp_path / "other_cnn.weights.h5"
+    zoo.fashion_cnn(seed=7).save_weights(path)
+    nets, notes = reproduce.load_trained_nets(str(path), reproduce.QUICK)
+    assert nets[0].key == "fashion_cnn" and str(path) in nets[0].name
+    for mine, saved in zip(nets[0].model.get_weights(), zoo.fashion_cnn(seed=7).get_weights()):
+        assert (mine == saved).all()
+    if _shipped("fashion_vgg.weights.h5"):
+        assert [net.key for net in nets] == ["fashion_cnn", "fashion_vgg"] and notes == []
+    else:
+        assert [net.key for net in nets] == ["fashion_cnn"]
+        assert notes and notes[0].startswith("fashion_vgg left out: No trained weights for fashion_vgg width 64")
+
+
+def test_the_width_study_runs_e5_and_e6_on_each_width_and_tags_the_records():
+    """A stand-in net plays fashion_vgg width 16: its records carry net, width and study, and get no claim rows."""
+    import dataclasses
+
+    from kerasviz.analysis import claims
+
+    main = reproduce.load_trained("random")
+    narrow = dataclasses.replace(main, key="fashion_vgg_w16", width=16)
+    steps = reproduce.plan(reproduce.SMOKE, [main], [], width_nets=[narrow])
+    width_steps = [step for step in steps if step.net == "fashion_vgg_w16"]
+    assert [step.label for step in width_steps] == ["E5 part fashion_vgg_w16 seed 0",
+                                                    "E6 class pairs fashion_vgg_w16 seed 0"]
+    records = [r for step in width_steps for r in step.run()]
+    assert {(r["experiment"], r["net"], r["width"], r["study"]) for r in records} == {
+        ("E5", "fashion_vgg_w16", 16, "width"), ("E6", "fashion_vgg_w16", 16, "width")}
+    assert claims.trained_nets(records) == [None]  # the width study gets no verdict rows

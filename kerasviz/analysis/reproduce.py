@@ -15,13 +15,20 @@ summary = reproduce.reproduce(reproduce.QUICK, out="repro")
 [c["holds"] for c in summary["claims"]]
 ```
 
-The trained-network experiments (E4 trained side, E5–E7) run on the
-Fashion-MNIST net that kerasviz ships (`kv.zoo.fashion_cnn(weights="trained")`)
-by default, on Keras's ImageNet VGG-16 with `--weights imagenet` (needs the
-file in the Keras cache or the network), or on a `.weights.h5` file saved from
-`kv.zoo.fashion_cnn()` or `kv.zoo.vgg16()`. `--weights random` uses the
-untrained Fashion-MNIST net (to test the pipeline; C8–C10 then say nothing
-about learned weights).
+The trained-network experiments (E4 trained side, E5–E7) run on every
+trained net kerasviz ships (`Settings.trained_nets`: the 4-convolution
+`kv.zoo.fashion_cnn(weights="trained")` and the VGG-style
+`kv.zoo.fashion_vgg(weights="trained")`), and C8–C10 are reported per net
+(`load_trained_nets`). `--weights imagenet` adds Keras's ImageNet VGG-16
+(needs the file in the Keras cache or the network); `--weights PATH` adds
+VGG-16 from a weights file (Keras's download, or a `.weights.h5` saved from
+`kv.zoo.vgg16()`, at any input size its `fc1` implies), or replaces the
+shipped net whose architecture the file fits (`kv.zoo.fashion_cnn()`,
+`kv.zoo.fashion_vgg()` of any width). `--weights random` uses the untrained
+Fashion-MNIST net alone (to test the pipeline; C8–C10 then say nothing
+about learned weights). `--full` also runs E5 (cascading) and E6 on the
+shipped `fashion_vgg` widths (`Settings.width_study`): how C8's curves and
+C9's class-pair SSIM change with the width of a trained net.
 """
 
 from __future__ import annotations
@@ -39,9 +46,21 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.errors import FileReadError, KerasvizError
+from kerasviz.errors import FileReadError, InvalidArgumentError, KerasvizError
 
-__all__ = ["FULL", "QUICK", "SMOKE", "Settings", "TrainedNet", "load_trained", "plan", "reproduce", "run"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "SMOKE",
+    "Settings",
+    "TrainedNet",
+    "load_trained",
+    "load_trained_nets",
+    "load_width_nets",
+    "plan",
+    "reproduce",
+    "run",
+]
 
 DEFAULT_OUT = "kerasviz-reproduce"
 
@@ -69,6 +88,10 @@ class Settings:
         fgsm_step: E7 grid step, grey levels.
         fgsm_max: the largest ε E7 tries, grey levels.
         fixed_epsilons: E7's fixed ε, grey levels.
+        trained_nets: the shipped trained nets of E4–E7 (`"fashion_cnn"`,
+            `"fashion_vgg"`); `--weights` may add VGG-16.
+        width_study: `fashion_vgg` widths whose E5 (cascading) and E6 run
+            for the width study (empty: none).
         notes: how this mode departs from the paper's setup.
     """
 
@@ -90,6 +113,8 @@ class Settings:
     fgsm_step: float = 0.2
     fgsm_max: float = 64.0
     fixed_epsilons: tuple[float, ...] = (1, 2, 4, 8)
+    trained_nets: tuple[str, ...] = ("fashion_cnn", "fashion_vgg")
+    width_study: tuple[int, ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -139,6 +164,7 @@ FULL = Settings(
     trained_images=8,
     protocols=("part", "reverse", "only"),
     class_pairs=45,
+    width_study=(16, 32, 64),
     notes=(
         "The paper's sizes: E2/E3 at 224×224, E1 at 64×64×3 with N_h up to 70k, VGG-16 at 224×224 with 1000 "
         "logits; 3 seeds × 4 photos (E1–E4), 3 seeds × 8 Fashion-MNIST test images (E4–E7).",
@@ -165,6 +191,7 @@ SMOKE = Settings(
     class_pairs=3,
     fgsm_max=32.0,
     fixed_epsilons=(2,),
+    trained_nets=("fashion_cnn",),
     notes=("Smoke test of the pipeline: tiny settings, one seed, two images; the verdicts mean little.",),
 )
 
@@ -178,7 +205,7 @@ MODES = {"quick": QUICK, "full": FULL, "smoke": SMOKE}
 
 @dataclasses.dataclass
 class TrainedNet:
-    """The net of E4 (trained side)–E7 and where its images come from.
+    """A net of E4 (trained side)–E7 and where its images come from.
 
     Attributes:
         name: a description for the report.
@@ -187,6 +214,10 @@ class TrainedNet:
         images: `images(seed, count) -> (images, names)`.
         center: maps images to what its first weight layer sees (for M1).
         kernel_size: the first convolution's kernel (for x̃).
+        key: the net's short name, the `"net"` of its records and claim
+            rows: `"fashion_cnn"`, `"fashion_vgg"`, `"fashion_vgg_w16"`,
+            `"vgg16"`.
+        width: the `fashion_vgg` width, else `None`.
     """
 
     name: str
@@ -195,6 +226,8 @@ class TrainedNet:
     images: Callable[[int, int], tuple[np.ndarray, list[str]]]
     center: Callable[[np.ndarray], np.ndarray]
     kernel_size: int = 3
+    key: str = "trained"
+    width: int | None = None
 
 
 def _fashion_images(seed: int, count: int) -> tuple[np.ndarray, list[str]]:
@@ -205,8 +238,48 @@ def _fashion_images(seed: int, count: int) -> tuple[np.ndarray, list[str]]:
     return x_test[index], [f"test{i}" for i in index]
 
 
+def _fashion_rgb32_images(seed: int, count: int) -> tuple[np.ndarray, list[str]]:
+    from kerasviz import data
+
+    images, names = _fashion_images(seed, count)  # the same test images as the 28×28 net's
+    return data.to_rgb32(images), names
+
+
+def _as_float64(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, np.float64)
+
+
 def _fashion_net(name: str, model) -> TrainedNet:
-    return TrainedNet(name, model, (0.0, 1.0), _fashion_images, lambda x: np.asarray(x, np.float64), 3)
+    return TrainedNet(name, model, (0.0, 1.0), _fashion_images, _as_float64, 3, key="fashion_cnn")
+
+
+def _fashion_vgg_net(name: str, model, width: int) -> TrainedNet:
+    key = "fashion_vgg" if width == 64 else f"fashion_vgg_w{width}"
+    return TrainedNet(name, model, (0.0, 1.0), _fashion_rgb32_images, _as_float64, 3, key=key, width=width)
+
+
+def _vgg16_file_layout(path: Path) -> tuple[tuple[int, int, int], int] | None:
+    """`(input_shape, num_classes)` of a VGG-16 weights file with its top, read from its dense kernels."""
+    import h5py  # a dependency of Keras
+
+    shapes: list[tuple[int, ...]] = []
+
+    def visit(_name, item):
+        if isinstance(item, h5py.Dataset) and len(item.shape) == 2:
+            shapes.append(tuple(int(v) for v in item.shape))
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except OSError:
+        return None
+    if len(shapes) != 3 or shapes[0][0] % 512:
+        return None
+    cells = shapes[0][0] // 512
+    side = int(round(cells**0.5))
+    if side * side != cells:
+        return None
+    return (32 * side, 32 * side, 3), shapes[-1][1]
 
 
 def _vgg_net(name: str, model, image_names: Sequence[str]) -> TrainedNet:
@@ -219,16 +292,24 @@ def _vgg_net(name: str, model, image_names: Sequence[str]) -> TrainedNet:
         del seed, count  # the same photos for every seed
         return data.sample_images(tuple(image_names), size=size), list(image_names)
 
-    return TrainedNet(name, model, (0.0, 255.0), images, experiments.center, 3)
+    return TrainedNet(name, model, (0.0, 255.0), images, experiments.center, 3, key="vgg16")
 
 
 def load_trained(weights: str, image_names: Sequence[str] = _PHOTOS) -> TrainedNet:
-    """The trained net for `--weights`: `trained`, `imagenet`, `random` or a `.weights.h5` path.
+    """The net that `--weights` names: `trained`, `imagenet`, `random` or a weights file path.
+
+    `trained` is the shipped `fashion_cnn`; a path is tried as
+    `kv.zoo.fashion_cnn()`, `kv.zoo.fashion_vgg()` (widths 64, 32, 16) and
+    `kv.zoo.vgg16()` in that order. A VGG-16 file may be Keras's download
+    (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`, loaded with the caffe
+    BGR preprocessing of `weights="imagenet"`) or a `.weights.h5` saved from
+    `kv.zoo.vgg16()`; its input size and classes are read from its dense
+    kernels, so a VGG-16 built at 32×32 with 10 classes loads too.
 
     Raises:
         WeightsUnavailableError: when the shipped or ImageNet weights cannot
             be found or fetched (the message says what to do).
-        FileReadError: for a path that neither `fashion_cnn` nor `vgg16` can load.
+        FileReadError: for a path that none of the architectures can load.
     """
     from kerasviz import zoo
 
@@ -243,22 +324,119 @@ def load_trained(weights: str, image_names: Sequence[str] = _PHOTOS) -> TrainedN
     path = Path(weights)
     if not path.is_file():
         raise FileReadError(
-            "--weights is 'trained', 'imagenet', 'random' or the path of a .weights.h5 file saved from "
-            f"kv.zoo.fashion_cnn() or kv.zoo.vgg16(). No such file. Received: --weights {weights}"
+            "--weights is 'trained', 'imagenet', 'random' or the path of a weights file of "
+            "kv.zoo.fashion_cnn(), kv.zoo.fashion_vgg() or kv.zoo.vgg16() (or Keras's VGG-16 download). "
+            f"No such file. Received: --weights {weights}"
         )
     errors = []
     try:
         return _fashion_net(f"kv.zoo.fashion_cnn() with weights {path}", zoo.fashion_cnn(weights=str(path)))
     except KerasvizError as err:
         errors.append(f"fashion_cnn: {err}")
+    for width in (64, 32, 16):
+        try:
+            return _fashion_vgg_net(f"kv.zoo.fashion_vgg(width={width}) with weights {path}",
+                                    zoo.fashion_vgg(weights=str(path), width=width), width)
+        except KerasvizError as err:
+            if width == 64:
+                errors.append(f"fashion_vgg: {err}")
+    layout = _vgg16_file_layout(path)
+    shape, classes = layout if layout is not None else ((224, 224, 3), 1000)
     try:
-        return _vgg_net(f"kv.zoo.vgg16() with weights {path}", zoo.vgg16(weights=str(path)), image_names)
+        model = zoo.vgg16(weights=str(path), input_shape=shape, num_classes=classes)
     except KerasvizError as err:
         errors.append(f"vgg16: {err}")
+    else:
+        keras_layout = zoo.is_keras_h5_layout(path)
+        return _vgg_net(
+            f"VGG-16 with weights {path} ({shape[0]}×{shape[1]}, {classes} classes"
+            + (", Keras's file layout: caffe BGR preprocessing as for --weights imagenet)" if keras_layout else ")"),
+            model, image_names)
     raise FileReadError(
-        f"{path} fits neither kv.zoo.fashion_cnn() nor kv.zoo.vgg16() (224×224, 1000 classes): "
+        f"{path} fits none of kv.zoo.fashion_cnn(), kv.zoo.fashion_vgg() and kv.zoo.vgg16(): "
         + " / ".join(errors) + f" Received: --weights {weights}"
     )
+
+
+def load_trained_nets(weights: str = "trained", settings: Settings | None = None) -> tuple[list[TrainedNet],
+                                                                                           list[str]]:
+    """Every trained net of E4–E7 for `--weights`, and a note for each shipped net left out.
+
+    `random` gives the untrained `fashion_cnn` alone. Otherwise the shipped
+    nets of `settings.trained_nets` are loaded (`fashion_cnn` must be there;
+    a `fashion_vgg` whose weights are not in this installation is left out
+    with a note), and the net of `imagenet` or a path (`load_trained`) is
+    added after them, or replaces the shipped net of the same architecture.
+
+    Args:
+        weights: `"trained"`, `"imagenet"`, `"random"` or a weights file path.
+            Defaults to `"trained"`.
+        settings: the run's settings. Defaults to `QUICK`.
+
+    Returns:
+        `(nets, notes)`.
+
+    Raises:
+        WeightsUnavailableError / FileReadError: as `load_trained`, checked
+            before any shipped net is loaded.
+    """
+    from kerasviz import zoo
+    from kerasviz.errors import WeightsUnavailableError
+
+    settings = QUICK if settings is None else settings
+    if weights == "random":
+        return [load_trained("random", settings.image_names)], []
+    extra = None if weights == "trained" else load_trained(weights, settings.image_names)
+    nets: list[TrainedNet] = []
+    notes: list[str] = []
+    for key in settings.trained_nets:
+        if extra is not None and extra.key == key:
+            nets.append(extra)
+            extra = None
+        elif key == "fashion_cnn":
+            nets.append(load_trained("trained", settings.image_names))
+        elif key == "fashion_vgg":
+            try:
+                model = zoo.fashion_vgg(weights="trained")
+            except WeightsUnavailableError as err:
+                notes.append(f"fashion_vgg left out: {err}")
+            else:
+                nets.append(_fashion_vgg_net(
+                    "VGG-style Fashion-MNIST net shipped with kerasviz (kv.zoo.fashion_vgg(weights='trained'), "
+                    "64–128–256 filters, 32×32×3 inputs)", model, 64))
+        else:
+            raise InvalidArgumentError(
+                f"Settings.trained_nets names the shipped nets 'fashion_cnn' and 'fashion_vgg' only. "
+                f"Received: trained_nets={settings.trained_nets!r}"
+            )
+    if extra is not None:
+        nets.append(extra)
+    return nets, notes
+
+
+def load_width_nets(settings: Settings, nets: Sequence[TrainedNet] = ()) -> tuple[list[TrainedNet], list[str]]:
+    """The shipped `fashion_vgg` nets of `settings.width_study` not already in `nets`, and notes on missing ones.
+
+    Returns:
+        `(width_nets, notes)`; a width whose weights are not shipped gets a
+        note instead of a net.
+    """
+    from kerasviz import zoo
+    from kerasviz.errors import WeightsUnavailableError
+
+    have = {net.width for net in nets if net.width is not None}
+    out: list[TrainedNet] = []
+    notes: list[str] = []
+    for width in settings.width_study:
+        if width in have:
+            continue
+        try:
+            model = zoo.fashion_vgg(weights="trained", width=width)
+        except WeightsUnavailableError as err:
+            notes.append(f"width study: fashion_vgg width {width} left out: {err}")
+            continue
+        out.append(_fashion_vgg_net(f"kv.zoo.fashion_vgg(weights='trained', width={width})", model, width))
+    return out, notes
 
 
 # --------------------------------------------------------------------------- #
@@ -268,14 +446,27 @@ def load_trained(weights: str, image_names: Sequence[str] = _PHOTOS) -> TrainedN
 
 @dataclasses.dataclass
 class Step:
-    """One unit of work: a label for the progress bar and a function returning records."""
+    """One unit of work: a label for the progress bar, a function returning records, and its trained net."""
 
     label: str
     run: Callable[[], list[dict]]
+    net: str | None = None
 
 
-def plan(settings: Settings, trained: TrainedNet, grid: list) -> list[Step]:
-    """The steps of a run, in order (one per experiment × setting × seed)."""
+def plan(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], grid: list,
+         width_nets: Sequence[TrainedNet] = ()) -> list[Step]:
+    """The steps of a run, in order (one per experiment × setting × seed, and per trained net).
+
+    Args:
+        settings: the sizes.
+        trained: the trained net(s) of E4–E7.
+        grid: a list the last step fills with the rows of the maps grid.
+        width_nets: more `fashion_vgg` widths for the width study (E5
+            cascading and E6 only, records marked `"study": "width"`).
+
+    Returns:
+        The steps.
+    """
     from kerasviz import data
     from kerasviz.analysis import experiments as ex
 
@@ -310,48 +501,91 @@ def plan(settings: Settings, trained: TrainedNet, grid: list) -> list[Step]:
         steps.append(Step(f"E4 random VGG-16 seed {seed}", lambda seed=seed: ex.e4_random_vgg(
             images(s.vgg_size), seeds=(seed,), num_classes=s.vgg_classes, names=names)))
 
-    trained_sets = {}
-
-    def trained_images(seed: int):
-        if seed not in trained_sets:
-            trained_sets[seed] = trained.images(seed, s.trained_images)
-        return trained_sets[seed]
-
-    for seed in s.trained_seeds:
-        def e4(seed=seed):
-            x, image_names = trained_images(seed)
-            return ex.e4_trained(trained.model, x, x=trained.center(x), kernel_size=trained.kernel_size,
-                                 seed=seed, names=image_names)
-        steps.append(Step(f"E4 trained net seed {seed}", e4))
-    for protocol in s.protocols:
-        for seed in s.trained_seeds:
-            def e5(seed=seed, protocol=protocol):
-                x, image_names = trained_images(seed)
-                return ex.e5_randomization(trained.model, x, protocols=(protocol,), seeds=(seed,),
-                                           names=image_names)
-            steps.append(Step(f"E5 {protocol} seed {seed}", e5))
-    for seed in s.trained_seeds:
-        def e6(seed=seed):
-            x, image_names = trained_images(seed)
-            return ex.e6_class_pairs(trained.model, x, pairs=s.class_pairs, seed=seed, names=image_names)
-        steps.append(Step(f"E6 class pairs seed {seed}", e6))
-    for seed in s.trained_seeds:
-        def e7(seed=seed):
-            x, image_names = trained_images(seed)
-            return ex.e7_adversarial(trained.model, x, value_range=trained.value_range,
-                                     fixed_epsilons=s.fixed_epsilons, step=s.fgsm_step, max_epsilon=s.fgsm_max,
-                                     seed=seed, names=image_names)
-        steps.append(Step(f"E7 FGSM seed {seed}", e7))
+    nets = [trained] if isinstance(trained, TrainedNet) else list(trained)
+    for net in nets:
+        steps += _trained_steps(s, net, experiments=("E4", "E5", "E6", "E7"), protocols=s.protocols)
+    for net in width_nets:
+        steps += _trained_steps(s, net, experiments=("E5", "E6"), protocols=("part",), study="width")
 
     def grid_step():
-        x, _ = trained_images(s.trained_seeds[0])
+        from kerasviz.visualizer import Visualizer
+
+        rows = []
+        for net in nets:
+            x, _ = net.images(s.trained_seeds[0], 1)
+            rows.append((net, x[0]))
+        first, image = rows[0]
         grid.extend(ex.example_maps(
             s.image_names[0], size=s.cnn_size, fc_size=s.fc_size,
             fc_hidden=s.fc_hidden[min(1, len(s.fc_hidden) - 1)], cnn_filters=s.reference_filters,
-            vgg_size=s.vgg_size, vgg_classes=s.vgg_classes, trained=(trained.model, x[0]), seed=s.seeds[0]))
+            vgg_size=s.vgg_size, vgg_classes=s.vgg_classes, trained=(first.model, image), seed=s.seeds[0]))
+        grid[-1]["label"] = f"trained\n{first.key}"
+        for net, image in rows[1:]:
+            maps = Visualizer(net.model, rules=ex.RULES, batch_size=1)(image[None], target="max", progress=False)
+            shown = image / 255.0 if net.value_range[1] > 1 else image
+            grid.append({"label": f"trained\n{net.key}", "image": shown,
+                         "maps": {rule: m[0] for rule, m in maps.items()}})
         return []
 
     steps.append(Step("figure grid", grid_step))
+    return steps
+
+
+def _trained_steps(s: Settings, net: TrainedNet, *, experiments: Sequence[str], protocols: Sequence[str],
+                   study: str | None = None) -> list[Step]:
+    """The E4 (trained side)–E7 steps of one trained net; its records carry `net` (and `width`, `study`)."""
+    from kerasviz.analysis import experiments as ex
+
+    cache: dict[int, tuple[np.ndarray, list[str]]] = {}
+    tags: dict[str, Any] = {"net": net.key}
+    if net.width is not None:
+        tags["width"] = net.width
+    if study is not None:
+        tags["study"] = study
+
+    def images(seed: int):
+        if seed not in cache:
+            cache[seed] = net.images(seed, s.trained_images)
+        return cache[seed]
+
+    def tagged(run: Callable[[], list[dict]]) -> Callable[[], list[dict]]:
+        def step() -> list[dict]:
+            records = run()
+            for r in records:
+                r.update(tags)
+            return records
+        return step
+
+    steps: list[Step] = []
+    if "E4" in experiments:
+        for seed in s.trained_seeds:
+            def e4(seed=seed):
+                x, image_names = images(seed)
+                return ex.e4_trained(net.model, x, x=net.center(x), kernel_size=net.kernel_size, seed=seed,
+                                     names=image_names)
+            steps.append(Step(f"E4 trained {net.key} seed {seed}", tagged(e4), net.key))
+    if "E5" in experiments:
+        for protocol in protocols:
+            for seed in s.trained_seeds:
+                def e5(seed=seed, protocol=protocol):
+                    x, image_names = images(seed)
+                    return ex.e5_randomization(net.model, x, protocols=(protocol,), seeds=(seed,),
+                                               names=image_names)
+                steps.append(Step(f"E5 {protocol} {net.key} seed {seed}", tagged(e5), net.key))
+    if "E6" in experiments:
+        for seed in s.trained_seeds:
+            def e6(seed=seed):
+                x, image_names = images(seed)
+                return ex.e6_class_pairs(net.model, x, pairs=s.class_pairs, seed=seed, names=image_names)
+            steps.append(Step(f"E6 class pairs {net.key} seed {seed}", tagged(e6), net.key))
+    if "E7" in experiments:
+        for seed in s.trained_seeds:
+            def e7(seed=seed):
+                x, image_names = images(seed)
+                return ex.e7_adversarial(net.model, x, value_range=net.value_range,
+                                         fixed_epsilons=s.fixed_epsilons, step=s.fgsm_step,
+                                         max_epsilon=s.fgsm_max, seed=seed, names=image_names)
+            steps.append(Step(f"E7 FGSM {net.key} seed {seed}", tagged(e7), net.key))
     return steps
 
 
@@ -360,11 +594,26 @@ def plan(settings: Settings, trained: TrainedNet, grid: list) -> list[Step]:
 # --------------------------------------------------------------------------- #
 
 
-def _preamble(settings: Settings, trained: TrainedNet, weights: str, elapsed: float, timings) -> str:
+def _peak_memory_gb() -> float | None:
+    """The peak resident memory of this process so far, in GB (None where `resource` is missing)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024**3 if sys.platform == "darwin" else 1024**2)
+
+
+def _preamble(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], weights: str, elapsed: float,
+              timings, notes: Sequence[str] = (), width_nets: Sequence[TrainedNet] = (),
+              net_seconds: dict[str, float] | None = None) -> str:
+    nets = [trained] if isinstance(trained, TrainedNet) else list(trained)
+    peak = _peak_memory_gb()
     lines = [
         f"Generated by `kerasviz reproduce --{settings.mode} --weights {weights}` on "
         f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} ({platform.node() or 'unknown host'}, "
-        f"{os.cpu_count()} CPUs) in **{elapsed / 60:.1f} min**.",
+        f"{os.cpu_count()} CPUs) in **{elapsed / 60:.1f} min**"
+        + (f", peak memory {peak:.1f} GB." if peak is not None else "."),
         "",
         "Setups, metrics and thresholds are those of docs/paper.md in the kerasviz repository; where the paper "
         "gives only words (\"≈ 0\", \"clearly positive\", \"stays high\"), the bound used is stated in the "
@@ -375,9 +624,11 @@ def _preamble(settings: Settings, trained: TrainedNet, weights: str, elapsed: fl
         "layer (identity gradient). As the authors do, recovery metrics correlate maps with the "
         "mean-subtracted image x = RGB − [123.68, 116.779, 103.939], and with x̃ = the patch-normalized x "
         "(`metrics.patch_normalized`, the first convolution's kernel: 7 for the 3-layer CNN, 3 for VGG-16). "
-        "For the Fashion-MNIST net x is the image as fed, in [0, 1].",
+        "For the Fashion-MNIST nets x is the image as fed, in [0, 1] (28×28×1 for fashion_cnn, zero-padded to "
+        "32×32×3 for fashion_vgg; both see the same test images).",
         "",
-        f"**Trained net (E4–E7):** {trained.name}.",
+        "**Trained nets (E4–E7; C8–C10 are reported per net):** "
+        + "; ".join(f"`{net.key}`: {net.name}" for net in nets) + ".",
         "",
         f"**Settings ({settings.mode}):** seeds {list(settings.seeds)} × photos {list(settings.image_names)}; "
         f"E2 N ∈ {list(settings.cnn_filters)} at {settings.cnn_size}×{settings.cnn_size}; E1 N_h ∈ "
@@ -387,6 +638,12 @@ def _preamble(settings: Settings, trained: TrainedNet, weights: str, elapsed: fl
         f"{list(settings.protocols)}; E6 ≥ {settings.class_pairs} class pairs per image; E7 grid step "
         f"{settings.fgsm_step} grey levels up to {settings.fgsm_max}, fixed ε {list(settings.fixed_epsilons)}/255.",
     ]
+    if width_nets or settings.width_study:
+        lines += ["", f"**Width study:** E5 (cascading) and E6 on fashion_vgg widths {list(settings.width_study)} "
+                  "(same architecture and training, first-block filters = width): "
+                  + (", ".join(f"`{net.key}`" for net in width_nets) or "no other width") + " beside `fashion_vgg`."]
+    if notes:
+        lines += ["", "Not run:", ""] + [f"- {note}" for note in notes]
     if settings.notes:
         lines += ["", "Departures from the paper's setup in this mode:", ""]
         lines += [f"- {note}" for note in settings.notes]
@@ -396,6 +653,9 @@ def _preamble(settings: Settings, trained: TrainedNet, weights: str, elapsed: fl
             key = label.split()[0] if label[:1] == "E" else label
             by_experiment[key] = by_experiment.get(key, 0.0) + seconds
         lines += ["", "Time per experiment: " + ", ".join(f"{k} {v:.0f} s" for k, v in by_experiment.items()) + "."]
+    if net_seconds:
+        lines += ["", "Time per trained net (E4–E7; the width study's nets E5 and E6 only): "
+                  + ", ".join(f"{k} {v:.0f} s" for k, v in net_seconds.items()) + "."]
     return "\n".join(lines)
 
 
@@ -410,8 +670,10 @@ def reproduce(
 
     Args:
         settings: `QUICK`, `FULL`, `SMOKE` or your own `Settings`. Defaults to `QUICK`.
-        weights: the trained net: `"trained"`, `"imagenet"`, `"random"` or a
-            `.weights.h5` path (see `load_trained`). Defaults to `"trained"`.
+        weights: the trained nets: `"trained"` (the shipped ones),
+            `"imagenet"` (adds Keras's VGG-16), `"random"` (the untrained
+            Fashion-MNIST CNN alone) or a weights file path (see
+            `load_trained_nets`). Defaults to `"trained"`.
         out: the output folder. Defaults to `"kerasviz-reproduce"`.
         progress: show a tqdm progress bar over the steps. Defaults to `True`.
 
@@ -430,15 +692,18 @@ def reproduce(
     import tensorflow as tf
 
     start = time.perf_counter()
-    trained = load_trained(weights, settings.image_names)
+    nets, notes = load_trained_nets(weights, settings)
+    width_nets, width_notes = load_width_nets(settings, nets) if settings.width_study else ([], [])
+    notes = [*notes, *width_notes]
     # Each step builds new nets, so tf.function's retracing warning would fire on every one.
     tf_logger = tf.get_logger()
     old_level = tf_logger.level
     tf_logger.setLevel("ERROR")
     grid: list = []
-    steps = plan(settings, trained, grid)
+    steps = plan(settings, nets, grid, width_nets=width_nets)
     records: list[dict] = []
     timings: list[tuple[str, float]] = []
+    net_seconds: dict[str, float] = {}
     bar = tqdm(total=len(steps), desc="reproduce", unit="step", disable=not progress, file=sys.stderr,
                dynamic_ncols=True)
     try:
@@ -447,15 +712,20 @@ def reproduce(
             t0 = time.perf_counter()
             records.extend(step.run())
             timings.append((step.label, time.perf_counter() - t0))
+            if step.net is not None:
+                net_seconds[step.net] = net_seconds.get(step.net, 0.0) + timings[-1][1]
             bar.update(1)
         bar.set_description("report")
         verdicts = claims_lib.evaluate(records)
         elapsed = time.perf_counter() - start
         paths = report.write_all(
             out, verdicts, records, grid_rows=grid,
-            settings={"mode": settings.mode, "weights": weights, "trained_net": trained.name,
-                      "seconds": elapsed, "timings": dict(timings), **dataclasses.asdict(settings)},
-            preamble=_preamble(settings, trained, weights, elapsed, timings),
+            settings={"mode": settings.mode, "weights": weights,
+                      "trained_net": "; ".join(f"{net.key}: {net.name}" for net in nets),
+                      "nets": {net.key: net.name for net in [*nets, *width_nets]}, "not_run": notes,
+                      "seconds": elapsed, "peak_memory_gb": _peak_memory_gb(), "timings": dict(timings),
+                      **dataclasses.asdict(settings)},
+            preamble=_preamble(settings, nets, weights, elapsed, timings, notes, width_nets, net_seconds),
         )
     finally:
         bar.close()
@@ -469,10 +739,14 @@ def run(args: argparse.Namespace) -> int:
     summary = reproduce(settings, weights=args.weights, out=args.out, progress=not args.no_progress)
     for claim in summary["claims"]:
         verdict = "holds" if claim["holds"] else "does not hold"
-        print(f"{claim['id']:>4}  {verdict:<13}  {claim['claim']}")
+        net = f" ({claim['net']})" if claim.get("net") else ""
+        print(f"{claim['id']:>4}  {verdict:<13}  {claim['claim']}{net}")
     held = sum(c["holds"] for c in summary["claims"])
     paths = summary["paths"]
-    print(f"{held}/{len(summary['claims'])} claims hold ({summary['seconds'] / 60:.1f} min). "
+    ids = {c["id"] for c in summary["claims"]}
+    rows = "claims hold" if len(ids) == len(summary["claims"]) else (
+        f"claim rows hold ({len(ids)} claims, C8–C10 once per trained net)")
+    print(f"{held}/{len(summary['claims'])} {rows} ({summary['seconds'] / 60:.1f} min). "
           f"Wrote {paths['report']}, {paths['results']} and {len(paths['figures'])} figures.")
     if args.strict and held < len(summary["claims"]):
         return 1

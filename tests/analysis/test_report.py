@@ -92,7 +92,8 @@ def test_report_embeds_every_figure_that_exists(written):
     embedded = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert sorted(embedded) == sorted(p.name for p in paths["figures"])
     assert {p.name for p in paths["figures"]} == {
-        "maps_grid.png", "recovery_vs_filters.png", "fc_vs_cnn.png", "randomization.png", "similarity_bars.png"}
+        "maps_grid.png", "recovery_vs_filters.png", "fc_vs_cnn.png", "randomization.png", "similarity_bars.png",
+        "input_independence.png"}
     for name in embedded:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert text.count("*Figure ") == len(embedded)
@@ -101,12 +102,12 @@ def test_report_embeds_every_figure_that_exists(written):
 def test_report_has_the_claim_table_with_verdicts(written):
     out, _, verdicts = written
     text = (out / "REPORT.md").read_text(encoding="utf-8")
-    assert "| id | claim | setting | measured (mean ± sd) | criterion | verdict |" in text
+    assert "| id | claim | net | setting | measured (mean ± sd) | criterion | verdict |" in text
     rows = [line for line in text.splitlines() if re.match(r"\| C\d+ \|", line)]
     assert len(rows) == 11
     for row, verdict in zip(rows, verdicts):
         assert row.endswith("✅ holds |" if verdict["holds"] else "❌ does not hold |")
-        assert row.count(" | ") == 5  # six cells: no unescaped '|' inside them
+        assert row.count(" | ") == 6  # seven cells: no unescaped '|' inside them
     held = sum(c["holds"] for c in verdicts)
     assert f"## Claims: {held} of 11 hold" in text
     assert "Made by a test." in text
@@ -132,3 +133,55 @@ def test_to_json_makes_numpy_plain_and_nan_null():
                             "c": np.arange(2)})
     assert value == {"a": 0.5, "b": [3, None, True], "c": [0, 1]}
     json.dumps(value, allow_nan=False)
+
+
+def _per_net_records():
+    """`_records()` with E5–E7 once per net, and E5/E6 of three fashion_vgg widths (width study)."""
+    base = _records()
+    trained = [r for r in base if r["experiment"] in ("E5", "E6", "E7")]
+    out = [r for r in base if r["experiment"] not in ("E5", "E6", "E7")]
+    for net, shift in (("fashion_cnn", 0.0), ("fashion_vgg", 0.2)):
+        out += [dict(r, net=net, value=r["value"] + shift if r["rule"] != "attack" else r["value"],
+                     **({"width": 64} if net == "fashion_vgg" else {})) for r in trained]
+    for width, shift in ((16, -0.1), (32, 0.1)):
+        out += [dict(r, net=f"fashion_vgg_w{width}", study="width", width=width, value=r["value"] + shift)
+                for r in trained if r["experiment"] in ("E5", "E6")]
+    return out
+
+
+def test_the_report_has_one_row_per_claim_and_net_and_says_what_they_mean(tmp_path):
+    records = _per_net_records()
+    verdicts = claims.evaluate(records)
+    paths = report.write_all(tmp_path, verdicts, records, settings={"mode": "test"})
+    text = (tmp_path / "REPORT.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if re.match(r"\| C\d+ \|", line)]
+    assert [(row.split(" | ")[0][2:], row.split(" | ")[2]) for row in rows] == [
+        (c["id"], c["net"] or "random nets") for c in verdicts]
+    assert [c["net"] for c in verdicts if c["id"] == "C9"] == ["fashion_cnn", "fashion_vgg"]
+    held = sum(c["holds"] for c in verdicts)
+    assert f"## Claims: {held} of 14 rows hold" in text
+    # Each net's C9 number is the mean of that net's E6 SSIM records.
+    for claim in (c for c in verdicts if c["id"] == "C9"):
+        values = [r["value"] for r in records if r.get("net") == claim["net"] and r["experiment"] == "E6"
+                  and r["rule"] == "guided" and r["metric"] == "ssim"]
+        assert claim["value"]["ssim(GBP)"] == pytest.approx(np.mean(values))
+        assert f"`{claim['net']}` (does not hold): SSIM between the maps of two classes of one image is " \
+               f"{np.mean(values):.2f} for GBP" in text
+    assert "## What the numbers mean for choosing a method" in text
+    assert text.count("- **C") == 11  # one paragraph per claim
+    # The width study: one row per width, from the records of that width.
+    assert "## Width study" in text
+    section = text.split("## Width study")[1].split("## ")[0]
+    width_rows = [line for line in section.splitlines() if re.match(r"\| (16|32|64) \| ", line)]
+    assert [line.split(" | ")[0][2:] for line in width_rows] == ["16", "32", "64"]
+    for line, width in zip(width_rows, (16, 32, 64)):
+        values = [r["value"] for r in records if r.get("width") == width and r["experiment"] == "E6"
+                  and r["rule"] == "guided" and r["metric"] == "ssim"]
+        assert line.split(" | ")[2].startswith(f"{np.mean(values):.3f}")
+    assert {p.name for p in paths["figures"]} >= {"width.png", "randomization.png", "similarity_bars.png"}
+
+
+def test_without_three_widths_there_is_no_width_study(tmp_path):
+    records = [r for r in _per_net_records() if r.get("study") is None]
+    assert report.width_table(records) == ""
+    assert report.plot_width(records, tmp_path / "w.png") is None
