@@ -109,6 +109,7 @@ def test_full_settings_use_the_papers_sizes():
     assert full.fc_size == 64 and full.fc_hidden == (1000, 5000, 20000, 70000)
     assert len(full.seeds) >= 3 and len(full.image_names) >= 4 and len(full.trained_seeds) >= 3
     assert full.class_pairs >= 20 and full.fixed_epsilons == (1, 2, 4, 8)
+    assert full.width_study and not reproduce.QUICK.width_study and not reproduce.SMOKE.width_study
     # Quick keeps S = N_h / (π² d) of the paper's FC sweep at 32×32×3.
     assert [h * 64 * 64 // (reproduce.QUICK.fc_size ** 2) for h in reproduce.QUICK.fc_hidden] == list(full.fc_hidden)
 
@@ -189,3 +190,17 @@ def test_the_width_study_runs_e5_and_e6_on_each_width_and_tags_the_records():
     assert {(r["experiment"], r["net"], r["width"], r["study"]) for r in records} == {
         ("E5", "fashion_vgg_w16", 16, "width"), ("E6", "fashion_vgg_w16", 16, "width")}
     assert claims.trained_nets(records) == [None]  # the width study gets no verdict rows
+
+
+def test_the_width_study_loads_every_shipped_width_and_notes_the_missing_ones():
+    from kerasviz import zoo
+
+    assert reproduce.load_width_nets(reproduce.QUICK) == ([], [])
+    nets, notes = reproduce.load_width_nets(reproduce.FULL)
+    found = {net.width for net in nets}
+    missing = {width for width in zoo.FASHION_VGG_WIDTHS
+               if any(note.startswith(f"width study: fashion_vgg width {width} left out") for note in notes)}
+    assert found | missing == set(zoo.FASHION_VGG_WIDTHS) and not found & missing
+    assert all(_shipped(zoo._fashion_vgg_weights_name(w)) for w in found)
+    assert not any(_shipped(zoo._fashion_vgg_weights_name(w)) for w in missing)
+    assert {net.key for net in nets} == {"fashion_vgg" if w == 64 else f"fashion_vgg_w{w}" for w in found}

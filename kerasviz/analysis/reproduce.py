@@ -90,8 +90,9 @@ class Settings:
         fixed_epsilons: E7's fixed ε, grey levels.
         trained_nets: the shipped trained nets of E4–E7 (`"fashion_cnn"`,
             `"fashion_vgg"`); `--weights` may add VGG-16.
-        width_study: `fashion_vgg` widths whose E5 (cascading) and E6 run
-            for the width study (empty: none).
+        width_study: run E5 (cascading) and E6 on every shipped
+            `fashion_vgg` width (`kv.zoo.FASHION_VGG_WIDTHS`) for the width
+            study.
         notes: how this mode departs from the paper's setup.
     """
 
@@ -114,7 +115,7 @@ class Settings:
     fgsm_max: float = 64.0
     fixed_epsilons: tuple[float, ...] = (1, 2, 4, 8)
     trained_nets: tuple[str, ...] = ("fashion_cnn", "fashion_vgg")
-    width_study: tuple[int, ...] = ()
+    width_study: bool = False
     notes: tuple[str, ...] = ()
 
 
@@ -164,7 +165,7 @@ FULL = Settings(
     trained_images=8,
     protocols=("part", "reverse", "only"),
     class_pairs=45,
-    width_study=(16, 32, 64),
+    width_study=True,
     notes=(
         "The paper's sizes: E2/E3 at 224×224, E1 at 64×64×3 with N_h up to 70k, VGG-16 at 224×224 with 1000 "
         "logits; 3 seeds × 4 photos (E1–E4), 3 seeds × 8 Fashion-MNIST test images (E4–E7).",
@@ -299,7 +300,7 @@ def load_trained(weights: str, image_names: Sequence[str] = _PHOTOS) -> TrainedN
     """The net that `--weights` names: `trained`, `imagenet`, `random` or a weights file path.
 
     `trained` is the shipped `fashion_cnn`; a path is tried as
-    `kv.zoo.fashion_cnn()`, `kv.zoo.fashion_vgg()` (widths 64, 32, 16) and
+    `kv.zoo.fashion_cnn()`, `kv.zoo.fashion_vgg()` (each of `kv.zoo.FASHION_VGG_WIDTHS`) and
     `kv.zoo.vgg16()` in that order. A VGG-16 file may be Keras's download
     (`vgg16_weights_tf_dim_ordering_tf_kernels.h5`, loaded with the caffe
     BGR preprocessing of `weights="imagenet"`) or a `.weights.h5` saved from
@@ -333,12 +334,12 @@ def load_trained(weights: str, image_names: Sequence[str] = _PHOTOS) -> TrainedN
         return _fashion_net(f"kv.zoo.fashion_cnn() with weights {path}", zoo.fashion_cnn(weights=str(path)))
     except KerasvizError as err:
         errors.append(f"fashion_cnn: {err}")
-    for width in (64, 32, 16):
+    for width in sorted(zoo.FASHION_VGG_WIDTHS, reverse=True):
         try:
             return _fashion_vgg_net(f"kv.zoo.fashion_vgg(width={width}) with weights {path}",
                                     zoo.fashion_vgg(weights=str(path), width=width), width)
         except KerasvizError as err:
-            if width == 64:
+            if width == max(zoo.FASHION_VGG_WIDTHS):
                 errors.append(f"fashion_vgg: {err}")
     layout = _vgg16_file_layout(path)
     shape, classes = layout if layout is not None else ((224, 224, 3), 1000)
@@ -415,7 +416,9 @@ def load_trained_nets(weights: str = "trained", settings: Settings | None = None
 
 
 def load_width_nets(settings: Settings, nets: Sequence[TrainedNet] = ()) -> tuple[list[TrainedNet], list[str]]:
-    """The shipped `fashion_vgg` nets of `settings.width_study` not already in `nets`, and notes on missing ones.
+    """The shipped `fashion_vgg` widths (`kv.zoo.FASHION_VGG_WIDTHS`) not already in `nets`, and notes on missing ones.
+
+    Empty unless `settings.width_study`.
 
     Returns:
         `(width_nets, notes)`; a width whose weights are not shipped gets a
@@ -427,7 +430,7 @@ def load_width_nets(settings: Settings, nets: Sequence[TrainedNet] = ()) -> tupl
     have = {net.width for net in nets if net.width is not None}
     out: list[TrainedNet] = []
     notes: list[str] = []
-    for width in settings.width_study:
+    for width in zoo.FASHION_VGG_WIDTHS if settings.width_study else ():
         if width in have:
             continue
         try:
@@ -639,7 +642,8 @@ def _preamble(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], we
         f"{settings.fgsm_step} grey levels up to {settings.fgsm_max}, fixed ε {list(settings.fixed_epsilons)}/255.",
     ]
     if width_nets or settings.width_study:
-        lines += ["", f"**Width study:** E5 (cascading) and E6 on fashion_vgg widths {list(settings.width_study)} "
+        widths = sorted({net.width for net in [*nets, *width_nets] if net.width is not None})
+        lines += ["", f"**Width study:** E5 (cascading) and E6 on fashion_vgg widths {widths} "
                   "(same architecture and training, first-block filters = width): "
                   + (", ".join(f"`{net.key}`" for net in width_nets) or "no other width") + " beside `fashion_vgg`."]
     if notes:
