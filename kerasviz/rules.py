@@ -141,6 +141,7 @@ def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[st
     """
     if isinstance(rules, str):
         rules = (rules,)
+    given = rules
     try:
         rules = tuple(rules)
     except TypeError:
@@ -151,7 +152,7 @@ def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[st
     names = tuple(dict.fromkeys(canonical_name(r) for r in rules))
     if not names:
         raise InvalidArgumentError(
-            f"Give at least one rule, e.g. {RULES}. Received: {name}={rules!r}"
+            f"Give at least one rule, e.g. {RULES}. Received: {name}={given!r}"
         )
     return names
 
