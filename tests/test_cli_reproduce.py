@@ -3,6 +3,7 @@
 import argparse
 import importlib.resources
 import json
+import re
 
 import keras
 import pytest
@@ -204,3 +205,13 @@ def test_the_width_study_loads_every_shipped_width_and_notes_the_missing_ones():
     assert all(_shipped(zoo._fashion_vgg_weights_name(w)) for w in found)
     assert not any(_shipped(zoo._fashion_vgg_weights_name(w)) for w in missing)
     assert {net.key for net in nets} == {"fashion_vgg" if w == 64 else f"fashion_vgg_w{w}" for w in found}
+
+
+def test_an_unknown_shipped_net_is_refused_before_anything_loads():
+    import dataclasses
+
+    settings = dataclasses.replace(reproduce.SMOKE, trained_nets=("fashion_cnn", "resnet"))
+    message = ("Settings.trained_nets names the shipped nets 'fashion_cnn' and 'fashion_vgg' only. "
+               "Received: trained_nets=('fashion_cnn', 'resnet')")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        reproduce.load_trained_nets("trained", settings)

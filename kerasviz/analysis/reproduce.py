@@ -380,11 +380,26 @@ def load_trained_nets(weights: str = "trained", settings: Settings | None = None
     Raises:
         WeightsUnavailableError / FileReadError: as `load_trained`, checked
             before any shipped net is loaded.
+        InvalidArgumentError: for a name in `settings.trained_nets` other
+            than `"fashion_cnn"` and `"fashion_vgg"`.
+
+    Example:
+
+    ```python
+    nets, notes = reproduce.load_trained_nets("imagenet", reproduce.QUICK)
+    [net.key for net in nets]  # ["fashion_cnn", "fashion_vgg", "vgg16"]
+    ```
     """
     from kerasviz import zoo
     from kerasviz.errors import WeightsUnavailableError
 
     settings = QUICK if settings is None else settings
+    unknown = [key for key in settings.trained_nets if key not in ("fashion_cnn", "fashion_vgg")]
+    if unknown:
+        raise InvalidArgumentError(
+            f"Settings.trained_nets names the shipped nets 'fashion_cnn' and 'fashion_vgg' only. "
+            f"Received: trained_nets={settings.trained_nets!r}"
+        )
     if weights == "random":
         return [load_trained("random", settings.image_names)], []
     extra = None if weights == "trained" else load_trained(weights, settings.image_names)
@@ -396,7 +411,7 @@ def load_trained_nets(weights: str = "trained", settings: Settings | None = None
             extra = None
         elif key == "fashion_cnn":
             nets.append(load_trained("trained", settings.image_names))
-        elif key == "fashion_vgg":
+        else:
             try:
                 model = zoo.fashion_vgg(weights="trained")
             except WeightsUnavailableError as err:
@@ -405,11 +420,6 @@ def load_trained_nets(weights: str = "trained", settings: Settings | None = None
                 nets.append(_fashion_vgg_net(
                     "VGG-style Fashion-MNIST net shipped with kerasviz (kv.zoo.fashion_vgg(weights='trained'), "
                     "64–128–256 filters, 32×32×3 inputs)", model, 64))
-        else:
-            raise InvalidArgumentError(
-                f"Settings.trained_nets names the shipped nets 'fashion_cnn' and 'fashion_vgg' only. "
-                f"Received: trained_nets={settings.trained_nets!r}"
-            )
     if extra is not None:
         nets.append(extra)
     return nets, notes
@@ -420,9 +430,20 @@ def load_width_nets(settings: Settings, nets: Sequence[TrainedNet] = ()) -> tupl
 
     Empty unless `settings.width_study`.
 
+    Args:
+        settings: the run's settings.
+        nets: the run's trained nets (a `fashion_vgg` among them is reused).
+            Defaults to none.
+
     Returns:
         `(width_nets, notes)`; a width whose weights are not shipped gets a
         note instead of a net.
+
+    Example:
+
+    ```python
+    width_nets, notes = reproduce.load_width_nets(reproduce.FULL)
+    ```
     """
     from kerasviz import zoo
     from kerasviz.errors import WeightsUnavailableError
