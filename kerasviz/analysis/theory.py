@@ -17,8 +17,9 @@ docs/theory.md. NumPy only.
 | `theory_curve` | `theoretical_recovery` over a sweep of N |
 | `theoretical_input_independence` | M6(GBP) ≈ (0.5 + S·r(x̃_i, x̃_j))/(1+S): the part of GBP maps all images share (ours) |
 
-`kerasviz.analysis.metrics` re-exports every name here, as it did before
-this module existed.
+`kerasviz.analysis.metrics` re-exports `patch_normalized`,
+`patch_normalized_box`, `theoretical_recovery` and `theoretical_recovery_fc`,
+as it did before this module existed.
 
 Example:
 
