@@ -502,8 +502,9 @@ def write_report(
         parts += ["## Width study", "",
                   "fashion_vgg trained at several widths (same architecture, data and schedule): C9's "
                   "class-pair SSIM and C8's numbers per width, with the same thresholds (0.9 for C9, 0.5 for "
-                  "C8). Theory predicts more recovery, so more class- and weight-insensitive GBP maps, with "
-                  "more filters.", "", widths, ""]
+                  "C8). On random nets the theory predicts more image recovery with more filters, hence GBP "
+                  "maps less sensitive to the class and to the weights; the table shows whether trained nets "
+                  "follow.", "", widths, ""]
     if figures:
         parts += ["## Figures", ""]
         for number, (figure, caption) in enumerate(figures, start=1):
