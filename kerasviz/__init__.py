@@ -15,6 +15,7 @@ kv.render.plot_maps(images, maps, path="maps.png")
 """
 
 import importlib
+import os
 import sys
 import types
 
@@ -22,13 +23,14 @@ from kerasviz import _backend_check, errors
 
 _backend_check.check_environment()  # KERAS_BACKEND=jax fails here, before anything imports Keras
 
-# `import kerasviz` loads no TensorFlow: the `kerasviz` command's --help and its
-# quiet start depend on it. The core is imported on first use of any of its
-# names, or right here when Keras is loaded already; loading it also registers
-# kerasviz's serializable layers (`kerasviz.layers`) for `keras.saving.load_model`
-# (`import keras` then `import kerasviz`, as in `kerasviz.layers`'s example).
-# Add new public names to _CORE or _LAZY_ATTRIBUTES, never as an import at the
-# top of this file (tests/test_cli_console.py fails if TensorFlow gets loaded).
+# `import kerasviz` loads the core (Keras, TensorFlow, and kerasviz's
+# serializable layers, so `keras.saving.load_model` finds them after
+# `import kerasviz` alone) -- except while the `kerasviz` command starts: its
+# --help must not import TensorFlow, and it silences TensorFlow's C++ start-up
+# lines before TensorFlow loads. There the core loads on first use of any of its
+# names. Add new public names to _CORE or _LAZY_ATTRIBUTES, never as an import at
+# the top of this file (tests/test_cli_console.py fails if the command loads
+# TensorFlow for --help).
 _CORE = {
     "RULES": "kerasviz.rules",
     "RewriteReport": "kerasviz.rewrite",
@@ -56,8 +58,8 @@ __all__ = [
     "datasets",
     "errors",
     "explain_dataset",
-    "layers",
     "layer_paths",
+    "layers",
     "methods",
     "randomization",
     "open_maps",
@@ -109,7 +111,17 @@ def _load_core() -> None:
     _core_state = "loaded"
 
 
-if "keras" in sys.modules:
+def _console_command_starting() -> bool:
+    """Whether this import is the `kerasviz` command starting up.
+
+    The console script is named `kerasviz`; `python -m kerasviz` imports this
+    package while `sys.argv[0]` is still `"-m"`.
+    """
+    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return program in ("kerasviz", "kerasviz.exe", "-m")
+
+
+if "keras" in sys.modules or not _console_command_starting():
     _load_core()
 
 

@@ -43,6 +43,7 @@ def test_help_imports_no_tensorflow_and_prints_only_the_usage(capsys, monkeypatc
     """`kerasviz [COMMAND] --help` as the console script runs it, three times in one fresh process."""
     code = (
         "import sys\n"
+        "sys.argv[0] = 'kerasviz'  # as the console script starts\n"
         "from kerasviz.cli import main\n"
         f"for argv in {HELP_ARGV!r}:\n"
         "    try:\n"
@@ -69,7 +70,8 @@ def test_python_dash_m_kerasviz_help_is_the_same_silent_usage(capsys, monkeypatc
 
 
 def test_building_the_parser_imports_no_tensorflow():
-    code = "import sys, kerasviz.cli; kerasviz.cli.build_parser(); print('tensorflow' in sys.modules)"
+    code = ("import sys; sys.argv[0] = 'kerasviz'; import kerasviz.cli; kerasviz.cli.build_parser(); "
+            "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(),
                             timeout=120)
     assert (result.stdout, result.stderr) == ("False\n", "")
@@ -142,11 +144,13 @@ def test_a_broken_command_module_fails_loudly_and_keeps_its_subcommand(monkeypat
         cli.main(["reproduce", "--smoke", "--out", "unused"])
 
 
-def test_import_kerasviz_is_light_and_the_core_loads_on_first_use():
-    """`import kerasviz` loads no TensorFlow; the first use of a core name loads the core (and registers
-    kerasviz's layers); `kv.rewrite` stays the function even when the submodule was imported first."""
+def test_the_console_commands_import_is_light_and_the_core_loads_on_first_use():
+    """While the `kerasviz` command starts, `import kerasviz` loads no TensorFlow; the first use of a core
+    name loads the core (and registers kerasviz's layers); `kv.rewrite` stays the function even when
+    the submodule was imported first."""
     code = (
         "import sys\n"
+        "sys.argv[0] = 'kerasviz'  # as the console script starts\n"
         "import kerasviz as kv\n"
         "print('tensorflow' in sys.modules)\n"
         "import kerasviz.rewrite\n"
@@ -158,3 +162,20 @@ def test_import_kerasviz_is_light_and_the_core_loads_on_first_use():
                             env=_env(TF_CPP_MIN_LOG_LEVEL="3"), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "False\nTrue kerasviz.visualizer\nTrue\n"
+
+
+def test_a_library_import_registers_kerasviz_layers_before_keras_is_imported(tmp_path):
+    """`import kerasviz` alone (then `import keras`) is enough for `keras.saving.load_model` of a saved
+    kerasviz model: outside the console command the core loads at import."""
+    code = (
+        "import sys\n"
+        "import kerasviz\n"
+        "print('tensorflow' in sys.modules)\n"
+        "import keras\n"
+        "print([keras.saving.get_registered_object(f'kerasviz>{name}') is not None\n"
+        "       for name in ('SubtractMean', 'SoftmaxRemoved', 'RuleReLU')])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                            env=_env(TF_CPP_MIN_LOG_LEVEL="3"), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == "True\n[True, True, True]\n"
