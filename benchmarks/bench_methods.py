@@ -14,7 +14,7 @@ Every ratio comes from timings interleaved round by round in this one run
 sides do the same work. `--quick` runs a 64×64 input with fewer copies and
 steps to check the script. Not part of the test suite.
 
-    python benchmarks/bench_methods.py [--size 224] [--batch 4] [--repeats 3] [--quick]
+    python benchmarks/bench_methods.py [--size 224] [--batch 4] [--repeats 3] [--quick] [--only 1 3]
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ def _race(candidates: dict, repeats: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def run(size: int, batch: int, repeats: int, samples: int, steps: int) -> None:
+def run(size: int, batch: int, repeats: int, samples: int, steps: int, only=(1, 2, 3)) -> None:
     import kerasviz as kv
-    from kerasviz import methods
 
     model = _vgg16(size)
     images = np.random.default_rng(0).uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
@@ -66,6 +65,17 @@ def run(size: int, batch: int, repeats: int, samples: int, steps: int) -> None:
 
     print(f"VGG-16, {size}x{size}, batch {batch}, median of {repeats} interleaved rounds")
     guided, saliency = single["guided"], single["saliency"]
+    if 1 in only:
+        _guided_gradcam(guided, saliency, images, classes, quiet, repeats)
+    if 2 in only:
+        _smoothgrad(all_rules, single, images, classes, quiet, repeats, samples)
+    if 3 in only:
+        _integrated(saliency, images, classes, quiet, repeats, steps)
+
+
+def _guided_gradcam(guided, saliency, images, classes, quiet, repeats) -> None:
+    from kerasviz import methods
+
     t = _race({
         "one call": lambda: guided(images, target=classes, method=methods.GuidedGradCAM(), **quiet),
         "two calls": lambda: (guided(images, target=classes, **quiet),
@@ -74,6 +84,11 @@ def run(size: int, batch: int, repeats: int, samples: int, steps: int) -> None:
     print(f"1. Guided Grad-CAM / (GBP + Grad-CAM)       {t['one call'] / t['two calls']:.3f}  "
           f"({t['one call']:.2f}s vs {t['two calls']:.2f}s; goal <= 0.75)")
 
+
+def _smoothgrad(all_rules, single, images, classes, quiet, repeats, samples) -> None:
+    import kerasviz as kv
+    from kerasviz import methods
+
     smooth = methods.SmoothGrad(samples=samples, noise=0.15, seed=0)
     t = _race({
         "one call": lambda: all_rules(images, target=classes, method=smooth, **quiet),
@@ -81,6 +96,10 @@ def run(size: int, batch: int, repeats: int, samples: int, steps: int) -> None:
     }, repeats)
     print(f"2. SmoothGrad x{samples}, 3 rules: 1 call / 3 calls  {t['one call'] / t['three calls']:.3f}  "
           f"({t['one call']:.2f}s vs {t['three calls']:.2f}s; goal <= 0.75)")
+
+
+def _integrated(saliency, images, classes, quiet, repeats, steps) -> None:
+    from kerasviz import methods
 
     ig = methods.IntegratedGradients(steps=steps, baseline=0.0)
     points = [np.float32((k + 0.5) / steps) * images for k in range(steps)]  # the midpoint path from 0
@@ -100,10 +119,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=16, help="SmoothGrad copies")
     parser.add_argument("--steps", type=int, default=32, help="IG steps")
     parser.add_argument("--quick", action="store_true", help="64x64 input, 4 copies, 8 steps, 2 rounds")
+    parser.add_argument("--only", type=int, nargs="+", choices=(1, 2, 3), default=(1, 2, 3),
+                        help="run only these of the three measurements")
     args = parser.parse_args()
     if args.quick:
         args.size, args.samples, args.steps, args.repeats = 64, 4, 8, 2
-    run(args.size, args.batch, args.repeats, args.samples, args.steps)
+    run(args.size, args.batch, args.repeats, args.samples, args.steps, tuple(args.only))
 
 
 if __name__ == "__main__":
