@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -563,6 +564,28 @@ def vgg16(
 # --------------------------------------------------------------------------
 
 
+def _conv_blocks(x, widths: Sequence[int], seed: int):
+    """VGG blocks: two 3×3 ReLU convolutions of each width, then 2×2 max-pooling.
+
+    Returns the output tensor and the number of convolutions (the next
+    layer's initializer index).
+    """
+    index = 0
+    for block, filters in enumerate(widths, start=1):
+        for conv in (1, 2):
+            x = keras.layers.Conv2D(
+                filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer=_keras_kernel(seed, index),
+                name=f"block{block}_conv{conv}",
+            )(x)
+            index += 1
+        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    return x, index
+
+
 def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> keras.Model:
     """Build the small VGG-style Fashion-MNIST CNN that kerasviz ships trained.
 
@@ -620,20 +643,7 @@ def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> kera
             )
         _check_weights_file(weights, "fashion_cnn")
     inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = inputs
-    index = 0
-    for block, filters in ((1, 16), (2, 32)):
-        for conv in (1, 2):
-            x = keras.layers.Conv2D(
-                filters,
-                3,
-                padding="same",
-                activation="relu",
-                kernel_initializer=_keras_kernel(seed, index),
-                name=f"block{block}_conv{conv}",
-            )(x)
-            index += 1
-        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x, index = _conv_blocks(inputs, (16, 32), seed)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(0.3, seed=_derive_seed(seed, 100), name="dropout")(x)
     x = keras.layers.Dense(
@@ -731,20 +741,7 @@ def fashion_vgg(
             )
         _check_weights_file(weights, "fashion_vgg")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
-    x = inputs
-    index = 0
-    for block, filters in ((1, width), (2, 2 * width), (3, 4 * width)):
-        for conv in (1, 2):
-            x = keras.layers.Conv2D(
-                filters,
-                3,
-                padding="same",
-                activation="relu",
-                kernel_initializer=_keras_kernel(seed, index),
-                name=f"block{block}_conv{conv}",
-            )(x)
-            index += 1
-        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x, index = _conv_blocks(inputs, (width, 2 * width, 4 * width), seed)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dropout(0.5, seed=_derive_seed(seed, 100), name="dropout")(x)
     x = keras.layers.Dense(
