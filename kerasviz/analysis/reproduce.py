@@ -1,9 +1,10 @@
 """`kerasviz reproduce`: run E1–E7, check C1–C11, write REPORT.md, results.json and figures.
 
 ```bash
-kerasviz reproduce --quick --out repro          # < 10 min on 2 CPU cores
-kerasviz reproduce --full --out repro-full      # the paper's sizes, 3 seeds × 4 images
-kerasviz reproduce --weights imagenet           # E4–E7 on the ImageNet VGG-16 (online)
+kerasviz reproduce --quick --out repro          # about 1 min on 2 idle CPU cores, 2 GB
+kerasviz reproduce --full --out repro-full      # the paper's sizes, 3 seeds × 4 images, width study: ~5 min, 15 GB
+kerasviz reproduce --weights imagenet           # adds the ImageNet VGG-16 (online)
+kerasviz reproduce --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5   # the same, from a downloaded copy
 ```
 
 The settings of each mode are the `Settings` dataclasses `QUICK`, `FULL` and
