@@ -389,6 +389,69 @@ def explain(args: argparse.Namespace) -> dict:
     return summary
 
 
+def is_dataset_job(args: argparse.Namespace) -> bool:
+    """Whether `kerasviz explain` runs as a dataset job (a folder or glob, or `--out *.zarr`)."""
+    import glob
+
+    if str(args.out).rstrip("/").endswith(".zarr"):
+        return True
+    return len(args.images) == 1 and (
+        os.path.isdir(args.images[0]) or (glob.has_magic(args.images[0]) and not os.path.exists(args.images[0]))
+    )
+
+
+class _Scaled:
+    """`images * scale`, then the model's own preprocess: a dataset job's `--scale` (a stable repr for its settings)."""
+
+    def __init__(self, scale: float, then=None):
+        self.scale, self.then = scale, then
+
+    def __call__(self, images):
+        images = images * self.scale
+        return images if self.then is None else self.then(images)
+
+    def __repr__(self):
+        then = "" if self.then is None else f", then={self.then.__module__}.{self.then.__qualname__}"
+        return f"Scaled({self.scale:g}{then})"
+
+
+def explain_dataset(args: argparse.Namespace) -> dict:
+    """Run `kerasviz explain` as a dataset job (`kv.explain_dataset`); returns what it wrote.
+
+    The images are decoded by the job (gray as luma for 1-channel models);
+    `--scale` (1/255 by default for 1-channel models) is applied inside the
+    gradient computation, so the stored maps are per raw 0-255 pixel.
+    """
+    import kerasviz as kv
+    from kerasviz import render
+
+    if not args.images:
+        raise kv.errors.InvalidArgumentError(
+            "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
+        )
+    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    method = build_method(args)
+    model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe)
+    size = _image_size(model, requested, args.size)
+    scale = args.scale if args.scale is not None else (1 / 255 if model.inputs[0].shape[-1] == 1 else None)
+    if scale is not None:
+        preprocess = _Scaled(scale, preprocess)
+    output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
+    out = str(args.out).rstrip("/")
+    path = out if out.endswith(".zarr") else os.path.join(out, "maps.zarr")
+    source = args.images[0] if len(args.images) == 1 else list(args.images)
+    store = kv.explain_dataset(
+        model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
+        image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
+        engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
+        seed=args.seed, output=output, activations=getattr(args, "activations", None),
+        **({"method": method} if method is not None else {}),
+    )
+    table = store.table
+    return {"store": path, "inputs": len(store), "rules": list(store.rules),
+            "errors": int((table["status"] != "ok").sum())}
+
+
 _SIZE_HELP = "--size is one side (224), HxW (224x160) or H W (224 160), in pixels"
 
 
@@ -472,69 +535,6 @@ def _row_labels(names, predicted, target, num_classes: int, seed: int) -> list[s
     else:
         shown = [target] * len(names) if isinstance(target, int) else list(target)
     return [f"{name}\ntarget {t} (predicted {cls})" for name, t, cls in zip(names, shown, predicted)]
-
-
-def is_dataset_job(args: argparse.Namespace) -> bool:
-    """Whether `kerasviz explain` runs as a dataset job (a folder or glob, or `--out *.zarr`)."""
-    import glob
-
-    if str(args.out).rstrip("/").endswith(".zarr"):
-        return True
-    return len(args.images) == 1 and (
-        os.path.isdir(args.images[0]) or (glob.has_magic(args.images[0]) and not os.path.exists(args.images[0]))
-    )
-
-
-class _Scaled:
-    """`images * scale`, then the model's own preprocess: a dataset job's `--scale` (a stable repr for its settings)."""
-
-    def __init__(self, scale: float, then=None):
-        self.scale, self.then = scale, then
-
-    def __call__(self, images):
-        images = images * self.scale
-        return images if self.then is None else self.then(images)
-
-    def __repr__(self):
-        then = "" if self.then is None else f", then={self.then.__module__}.{self.then.__qualname__}"
-        return f"Scaled({self.scale:g}{then})"
-
-
-def explain_dataset(args: argparse.Namespace) -> dict:
-    """Run `kerasviz explain` as a dataset job (`kv.explain_dataset`); returns what it wrote.
-
-    The images are decoded by the job (gray as luma for 1-channel models);
-    `--scale` (1/255 by default for 1-channel models) is applied inside the
-    gradient computation, so the stored maps are per raw 0-255 pixel.
-    """
-    import kerasviz as kv
-    from kerasviz import render
-
-    if not args.images:
-        raise kv.errors.InvalidArgumentError(
-            "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
-        )
-    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
-    method = build_method(args)
-    model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe)
-    size = _image_size(model, requested, args.size)
-    scale = args.scale if args.scale is not None else (1 / 255 if model.inputs[0].shape[-1] == 1 else None)
-    if scale is not None:
-        preprocess = _Scaled(scale, preprocess)
-    output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
-    out = str(args.out).rstrip("/")
-    path = out if out.endswith(".zarr") else os.path.join(out, "maps.zarr")
-    source = args.images[0] if len(args.images) == 1 else list(args.images)
-    store = kv.explain_dataset(
-        model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
-        image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
-        engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
-        seed=args.seed, output=output, activations=getattr(args, "activations", None),
-        **({"method": method} if method is not None else {}),
-    )
-    table = store.table
-    return {"store": path, "inputs": len(store), "rules": list(store.rules),
-            "errors": int((table["status"] != "ok").sum())}
 
 
 # TensorFlow's C++ start-up lines on a machine without a GPU: absl's banner,

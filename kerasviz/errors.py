@@ -69,11 +69,3 @@ class StoreError(KerasvizError, RuntimeError):
 
 class StoreSettingsError(StoreError, ValueError):
     """A map store written with other settings (model, rules, method, target, size, dtype, ...)."""
-
-
-class StoreError(KerasvizError, RuntimeError):
-    """A map store that cannot be opened or written, or that another job is writing."""
-
-
-class StoreSettingsError(StoreError, ValueError):
-    """A map store written with other settings (model, rules, method, target, size, dtype, ...)."""

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kerasviz import _validation
+from kerasviz import _compat, _validation
 from kerasviz import methods as methods_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
@@ -384,7 +384,7 @@ def _flat_outputs_of(outputs) -> list:
 
 
 def _output_index(model: keras.Model, output: int | str | None) -> int:
-    names = [t._keras_history.operation.name for t in model.outputs]
+    names = [_compat.producing_operation(t).name for t in model.outputs]
     if output is None:
         if len(names) > 1:
             raise UnsupportedModelError(
