@@ -10,7 +10,9 @@
 | `records` | the record format: build, select, mean ± sd |
 | `claims` | the verdicts of C1–C11 on records |
 | `figures` | the report's figures |
+| `grid` | the paper-style grid: one photo through every network |
 | `report` | results.json and REPORT.md |
+| `trained_nets` | the trained nets of E4–E7 and where their images come from |
 | `reproduce` | `kerasviz reproduce`: all of the above in one run |
 
 Submodules are imported on first use (`kv.analysis.metrics`), so importing
@@ -33,12 +35,14 @@ _SUBMODULES = (
     "claims",
     "experiments",
     "figures",
+    "grid",
     "metrics",
     "records",
     "report",
     "reproduce",
     "sanity",
     "theory",
+    "trained_nets",
 )
 
 __all__ = [*_SUBMODULES, "sanity_check"]
