@@ -515,3 +515,36 @@ def test_counts_and_seeds_raise_invalid_argument_errors(kwargs, message):
         zoo.fc3(input_shape=(8, 8, 3), **kwargs)
     assert isinstance(info.value, InvalidInputError)
     assert isinstance(info.value, ValueError)
+
+
+def test_to_rgb32_pads_with_black_and_replicates_the_gray_channel():
+    gray = np.random.default_rng(0).random((2, 28, 28, 1), dtype=np.float32)
+    rgb = data.to_rgb32(gray)
+    assert rgb.shape == (2, 32, 32, 3) and rgb.dtype == np.float32
+    np.testing.assert_array_equal(rgb[:, 2:30, 2:30, :], np.repeat(gray, 3, axis=-1))
+    assert not rgb[:, :2].any() and not rgb[:, 30:].any() and not rgb[:, :, :2].any() and not rgb[:, :, 30:].any()
+    with pytest.raises(InvalidInputError, match=r"Received: images of shape \(2, 32, 32\)"):
+        data.to_rgb32(np.zeros((2, 32, 32)))
+
+
+@pytest.mark.parametrize("width", zoo.FASHION_VGG_WIDTHS)
+def test_every_shipped_fashion_vgg_width_is_package_data_with_its_card(width):
+    name = "fashion_vgg" if width == 64 else f"fashion_vgg_w{width}"
+    folder = importlib.resources.files("kerasviz").joinpath("weights")
+    with importlib.resources.as_file(folder.joinpath(f"{name}.weights.h5")) as path:
+        assert path.stat().st_size < 20_000_000
+    meta = json.loads(folder.joinpath(f"{name}.json").read_text())
+    assert (meta["width"], meta["seed"], meta["epochs"]) == (width, 0, 10)
+    net = zoo.fashion_vgg(weights="trained", width=width)
+    assert net.count_params() == meta["parameters"]
+
+
+def test_fashion_vgg_trained_accuracy_on_the_full_test_set():
+    """fashion_vgg(weights='trained') reaches >= 0.93 on all 10,000 test images, as its card says."""
+    _, (x_test, y_test) = data.fashion_mnist_rgb32()
+    assert len(x_test) == 10000
+    logits = zoo.fashion_vgg(weights="trained").predict(x_test, batch_size=500, verbose=0)
+    accuracy = float(np.mean(np.argmax(logits, axis=1) == y_test))
+    meta = json.loads(importlib.resources.files("kerasviz").joinpath("weights", "fashion_vgg.json").read_text())
+    assert accuracy >= 0.93, f"test accuracy {accuracy:.4f} < 0.93"
+    assert abs(accuracy - meta["test_accuracy"]) < 0.002
