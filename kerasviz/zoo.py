@@ -564,6 +564,39 @@ def vgg16(
 # --------------------------------------------------------------------------
 
 
+def _check_shipped_or_path(weights, what: str) -> None:
+    """Check `weights` of a shipped net (None, "trained" or a weights file) before it is built."""
+    if weights is None or (isinstance(weights, str) and weights == "trained"):
+        return
+    if not isinstance(weights, (str, os.PathLike)):
+        raise InvalidInputError(
+            "`weights` must be None, 'trained' or the path of a .weights.h5 file. "
+            f"Received: weights={weights!r}"
+        )
+    _check_weights_file(weights, what)
+
+
+def _load_shipped_or_path(
+    model: keras.Model, weights, file_name: str, what: str, *, missing: str
+) -> keras.Model:
+    """Load `weights` checked by `_check_shipped_or_path`: "trained" is `kerasviz/weights/file_name`.
+
+    The package file is found through `importlib.resources`, so it works after
+    `pip install`; `missing` is the message when this installation lacks it.
+    """
+    if weights is None:
+        return model
+    if isinstance(weights, str) and weights == "trained":
+        resource = importlib.resources.files("kerasviz").joinpath("weights", file_name)
+        if not resource.is_file():
+            raise WeightsUnavailableError(missing)
+        with importlib.resources.as_file(resource) as path:
+            _load_weights_file(model, path, what)
+        return model
+    _load_weights_file(model, weights, what)
+    return model
+
+
 def _conv_blocks(x, widths: Sequence[int], seed: int):
     """VGG blocks: two 3×3 ReLU convolutions of each width, then 2×2 max-pooling.
 
@@ -634,14 +667,7 @@ def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> kera
     ```
     """
     seed = _check_seed(seed)
-    trained = isinstance(weights, str) and weights == "trained"
-    if weights is not None and not trained:
-        if not isinstance(weights, (str, os.PathLike)):
-            raise InvalidInputError(
-                "`weights` must be None, 'trained' or the path of a .weights.h5 file. "
-                f"Received: weights={weights!r}"
-            )
-        _check_weights_file(weights, "fashion_cnn")
+    _check_shipped_or_path(weights, "fashion_cnn")
     inputs = keras.Input(shape=(28, 28, 1), name="image")
     x, index = _conv_blocks(inputs, (16, 32), seed)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -654,22 +680,18 @@ def fashion_cnn(weights: str | os.PathLike | None = None, seed: int = 0) -> kera
     )(x)
     model = keras.Model(inputs, outputs, name="fashion_cnn")
 
-    if weights is None:
-        return model
-    if trained:
-        resource = importlib.resources.files("kerasviz").joinpath("weights", _FASHION_WEIGHTS)
-        if not resource.is_file():
-            raise WeightsUnavailableError(
-                f"The trained Fashion-MNIST weights ({_FASHION_WEIGHTS}) are not in this "
-                "kerasviz installation. Reinstall kerasviz with its package data, or "
-                "train them with `python models/train_fashion_cnn.py`. "
-                "Received: weights='trained'"
-            )
-        with importlib.resources.as_file(resource) as path:
-            _load_weights_file(model, path, "fashion_cnn")
-        return model
-    _load_weights_file(model, weights, "fashion_cnn")
-    return model
+    return _load_shipped_or_path(
+        model,
+        weights,
+        _FASHION_WEIGHTS,
+        "fashion_cnn",
+        missing=(
+            f"The trained Fashion-MNIST weights ({_FASHION_WEIGHTS}) are not in this "
+            "kerasviz installation. Reinstall kerasviz with its package data, or "
+            "train them with `python models/train_fashion_cnn.py`. "
+            "Received: weights='trained'"
+        ),
+    )
 
 
 #: Base widths of the shipped `fashion_vgg` nets (filters of the first block).
@@ -732,14 +754,7 @@ def fashion_vgg(
     """
     seed = _check_seed(seed)
     width = _check_positive_int("width", width)
-    trained = isinstance(weights, str) and weights == "trained"
-    if weights is not None and not trained:
-        if not isinstance(weights, (str, os.PathLike)):
-            raise InvalidInputError(
-                "`weights` must be None, 'trained' or the path of a .weights.h5 file. "
-                f"Received: weights={weights!r}"
-            )
-        _check_weights_file(weights, "fashion_vgg")
+    _check_shipped_or_path(weights, "fashion_vgg")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     x, index = _conv_blocks(inputs, (width, 2 * width, 4 * width), seed)
     x = keras.layers.Flatten(name="flatten")(x)
@@ -757,21 +772,17 @@ def fashion_vgg(
     name = "fashion_vgg" if width == 64 else f"fashion_vgg_w{width}"
     model = keras.Model(inputs, outputs, name=name)
 
-    if weights is None:
-        return model
-    if trained:
-        file_name = _fashion_vgg_weights_name(width)
-        resource = importlib.resources.files("kerasviz").joinpath("weights", file_name)
-        if not resource.is_file():
-            raise WeightsUnavailableError(
-                f"No trained weights for fashion_vgg width {width} ({file_name}) in this "
-                f"kerasviz installation; shipped widths: {FASHION_VGG_WIDTHS}. Train them "
-                f"with `python models/train_fashion_vgg.py --width {width}`. "
-                f"Received: weights='trained', width={width}"
-            )
-        with importlib.resources.as_file(resource) as path:
-            _load_weights_file(model, path, "fashion_vgg")
-        return model
-    _load_weights_file(model, weights, "fashion_vgg")
-    return model
+    file_name = _fashion_vgg_weights_name(width)
+    return _load_shipped_or_path(
+        model,
+        weights,
+        file_name,
+        "fashion_vgg",
+        missing=(
+            f"No trained weights for fashion_vgg width {width} ({file_name}) in this "
+            f"kerasviz installation; shipped widths: {FASHION_VGG_WIDTHS}. Train them "
+            f"with `python models/train_fashion_vgg.py --width {width}`. "
+            f"Received: weights='trained', width={width}"
+        ),
+    )
 
