@@ -13,7 +13,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["kerasviz", "kerasviz.*"]),
-    package_data={"kerasviz": ["weights/*.weights.h5", "weights/*.json"]},
+    package_data={"kerasviz": ["weights/*.weights.h5", "weights/*.json", "view/static/*"]},
     include_package_data=True,
     install_requires=[
         "tensorflow>=2.16",
@@ -26,9 +26,11 @@ setup(
         "tqdm",
         "zarr>=3",
         "pandas",
+        "pillow",
+        "markdown",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]"],
+        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "playwright"],
         "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
     },

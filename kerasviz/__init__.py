@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 
 # Imported on first use (`kv.zoo`, `kv.analysis`, ...): they pull in
 # matplotlib, scikit-image and TensorBoard, which the core does not need.
-_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "randomization", "render", "zoo")
+_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "randomization", "render", "view", "zoo")
 
 __all__ = [
     "RULES",
@@ -68,6 +68,7 @@ __all__ = [
     "rules",
     "tap",
     "targets",
+    "view",
     "visualize",
     "zoo",
 ]

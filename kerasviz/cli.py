@@ -180,6 +180,38 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exit with status 1 when a claim does not hold (default: 0 once the report is written)")
 
 
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of `kerasviz view` to `parser` (standard library only)."""
+    parser.add_argument("store", help="a map store written by `kerasviz explain ... --out maps.zarr` "
+                                      "or kv.explain_dataset")
+    parser.add_argument("--html", default=None, metavar="OUT",
+                        help="write the viewer as a static folder (OUT/index.html, no server needed) "
+                             "instead of serving it")
+    parser.add_argument("--port", type=int, default=None,
+                        help="the port on 127.0.0.1 (0: any free one). Default: 8765, else any free one")
+    parser.add_argument("--open", action="store_true", help="also open the page in the default browser")
+    parser.add_argument("--no-progress", action="store_true", help="hide the thumbnails' progress bar")
+    # The viewer reads Zarr alone: `main` does not load TensorFlow for it.
+    parser.set_defaults(needs_tensorflow=False)
+
+
+def _run_view(args: argparse.Namespace) -> int:
+    from kerasviz.errors import InvalidArgumentError
+    from kerasviz.view import page, server
+
+    if args.html is not None:
+        if args.port is not None or args.open:
+            raise InvalidArgumentError(
+                f"--port and --open are for serving the viewer; --html writes a static folder. "
+                f"Received: --html {args.html} with {'--port' if args.port is not None else '--open'}"
+            )
+        index = page.write_html(args.store, args.html, progress=not args.no_progress)
+        print(f"wrote {index}")
+        return 0
+    server.serve(args.store, port=args.port, progress=not args.no_progress, open_browser=args.open)
+    return 0
+
+
 def _run_explain(args: argparse.Namespace) -> int:
     if is_dataset_job(args):
         summary = explain_dataset(args)
@@ -228,6 +260,13 @@ _COMMANDS = {
         "--quick (default) finishes in under 10 minutes on 2 CPU cores; --full uses the paper's sizes.",
         add_arguments=add_reproduce_arguments,
         run=_run_reproduce,
+    ),
+    "view": _Command(
+        help="look through a map store in a browser (served on 127.0.0.1, or --html OUT: a static folder)",
+        description="The maps of a store side by side, one entry per input, sorted and filtered by score, "
+        "class, status or any metric column; the view lives in the page's URL. No TensorFlow needed.",
+        add_arguments=add_view_arguments,
+        run=_run_view,
     ),
 }
 
@@ -606,7 +645,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     `TF_CPP_MIN_LOG_LEVEL` is set (see `_start_tensorflow_quietly`).
     """
     args = build_parser().parse_args(argv)
-    _start_tensorflow_quietly()
+    if getattr(args, "needs_tensorflow", True):
+        _start_tensorflow_quietly()
     try:
         return args.run(args)
     except KerasvizError as err:

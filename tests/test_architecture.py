@@ -43,11 +43,13 @@ LAYERS: dict[str, int] = {
     # pictures, then measurements
     "kerasviz.render": 8,
     "kerasviz.analysis": 9,
+    # the browser viewer of map stores (reads Zarr; needs no TensorFlow)
+    "kerasviz.view": 10,
     # entry points
-    "kerasviz.callbacks": 10,
-    "kerasviz.cli": 10,
-    "kerasviz.__main__": 10,
-    "kerasviz": 10,
+    "kerasviz.callbacks": 11,
+    "kerasviz.cli": 11,
+    "kerasviz.__main__": 11,
+    "kerasviz": 11,
 }
 
 #: Imports that break the order on purpose, each with its reason. Keep it short.
@@ -69,7 +71,8 @@ LAYER_NAMES = {
     7: "datasets",
     8: "render",
     9: "analysis",
-    10: "entry points",
+    10: "view",
+    11: "entry points",
 }
 
 
