@@ -5,7 +5,7 @@
 | `write_results` | `results.json`: `{"claims": [...], "records": [...], "settings": {...}}` |
 | `write_report` | `REPORT.md`: claim table (C8–C10 per trained net), what the numbers mean, figures with captions, C11's curve, the width study, mean ± sd tables |
 | `claim_table`, `plain_words`, `input_independence_table`, `width_table`, `experiment_tables` | its parts |
-| `write_all` | results.json, the figures and REPORT.md into one folder |
+| `write_all` | results.json, the figures, REPORT.md and REPORT.html (figures embedded) into one folder |
 
 The figures themselves are drawn by `kerasviz.analysis.figures`; its names
 (`plot_grid`, `plot_recovery_vs_filters`, `plot_fc_vs_cnn`,
@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from kerasviz.analysis import html
 from kerasviz.analysis.figures import (  # re-exported: the figures used to live here
     FIGURES,
     make_figures,
@@ -530,14 +531,16 @@ def write_all(
     settings: Mapping[str, Any] | None = None,
     preamble: str = "",
 ) -> dict[str, Any]:
-    """Write results.json, the figures and REPORT.md into `out_dir`.
+    """Write results.json, the figures, REPORT.md and REPORT.html (the same, figures embedded) into `out_dir`.
 
     Returns:
-        `{"results": path, "report": path, "figures": [paths]}`.
+        `{"results": path, "report": path, "html": path, "figures": [paths]}`.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = make_figures(records, out_dir, grid_rows)
     results = write_results(out_dir / "results.json", claims, records, settings)
     report = write_report(out_dir / "REPORT.md", claims, records, figures, preamble=preamble)
-    return {"results": results, "report": report, "figures": [f for f, _ in figures]}
+    page = html.write_markdown_page(out_dir / "REPORT.html", report.read_text(encoding="utf-8"),
+                                    title="kerasviz reproduction report", base_dir=out_dir)
+    return {"results": results, "report": report, "html": page, "figures": [f for f, _ in figures]}

@@ -617,7 +617,7 @@ def run(args: argparse.Namespace) -> int:
     rows = "claims hold" if len(ids) == len(summary["claims"]) else (
         f"claim rows hold ({len(ids)} claims, C8–C10 once per trained net)")
     print(f"{held}/{len(summary['claims'])} {rows} ({summary['seconds'] / 60:.1f} min). "
-          f"Wrote {paths['report']}, {paths['results']} and {len(paths['figures'])} figures.")
+          f"Wrote {paths['report']}, {paths['html']}, {paths['results']} and {len(paths['figures'])} figures.")
     if args.strict and held < len(summary["claims"]):
         return 1
     return 0

@@ -282,6 +282,37 @@ class SanityReport:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def to_html(self, path: str | os.PathLike | None = None, *, dpi: int = 100) -> str:
+        """One HTML page: the tables of `to_markdown` and the figure of `plot`, embedded as base64 PNG.
+
+        Args:
+            path: write the page there when given. Defaults to `None`.
+            dpi: resolution of the figure. Defaults to `100`.
+
+        Returns:
+            The page's HTML text.
+
+        Example:
+
+        ```python
+        report.to_html("sanity.html")
+        ```
+        """
+        import io
+
+        from kerasviz.analysis import html
+
+        buffer = io.BytesIO()
+        self.plot(dpi=dpi).savefig(buffer, format="png", dpi=dpi)
+        title = f"Sanity check of {self.model_name}"
+        text = (f"# {title}\n\n{self.to_markdown()}\n\n"
+                f"![cascading randomization and the scores per rule]({html.data_uri(buffer.getvalue())})\n")
+        page = html.markdown_page(text, title=title)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as file:
+                file.write(page)
+        return page
+
     def plot(self, path: str | os.PathLike | None = None, *, dpi: int = 100):
         """Cascading curves per rule (left) and the four scores (right).
 

@@ -185,3 +185,50 @@ def test_without_three_widths_there_is_no_width_study(tmp_path):
     records = [r for r in _per_net_records() if r.get("study") is None]
     assert report.width_table(records) == ""
     assert report.plot_width(records, tmp_path / "w.png") is None
+
+
+def _html_parts(page: str):
+    """(image sources, table rows as lists of cell texts) of an HTML page, parsed by the standard library."""
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.rows, self.cell = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            elif tag == "tr":
+                self.rows.append([])
+            elif tag in ("td", "th"):
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th"):
+                self.rows[-1].append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    parser = Parser()
+    parser.feed(page)
+    return parser.images, parser.rows
+
+
+def test_report_html_is_one_page_with_every_figure_embedded(written):
+    """REPORT.html: each figure's PNG bytes inside the page (base64), the claim table as an HTML table."""
+    import base64
+
+    out, paths, verdicts = written
+    assert paths["html"] == out / "REPORT.html"
+    images, rows = _html_parts(paths["html"].read_text(encoding="utf-8"))
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+    embedded = sorted(base64.b64decode(src.split(",", 1)[1]) for src in images)
+    assert embedded == sorted(p.read_bytes() for p in paths["figures"])
+    header = next(i for i, row in enumerate(rows) if row[:2] == ["id", "claim"])
+    claim_rows = rows[header + 1:header + 1 + len(verdicts)]
+    assert [(row[0], row[1]) for row in claim_rows] == [(c["id"], c["claim"]) for c in verdicts]
+    assert [row[-1].endswith("does not hold") for row in claim_rows] == [not c["holds"] for c in verdicts]

@@ -282,3 +282,48 @@ def test_bad_input_raises_with_clear_messages(tiny, kwargs, error, message):
 def test_public_names():
     assert kv.analysis.sanity_check is sanity_check
     assert kv.analysis.sanity is sanity
+
+
+def test_report_as_one_html_page_with_its_figure(tiny, tmp_path):
+    """to_html: the rule table's cells as in to_markdown, and the figure of plot() as an embedded PNG."""
+    import base64
+    import io
+    from html.parser import HTMLParser
+
+    from PIL import Image
+
+    _, _, _, report = tiny
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.cells, self.cell = [], [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            elif tag == "td":
+                self.cell = ""
+
+        def handle_endtag(self, tag):
+            if tag == "td":
+                self.cells.append(self.cell.strip())
+                self.cell = None
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+    path = tmp_path / "sanity.html"
+    page = report.to_html(path, dpi=50)
+    assert path.read_text(encoding="utf-8") == page
+    parser = Parser()
+    parser.feed(page)
+    assert len(parser.images) == 1 and parser.images[0].startswith("data:image/png;base64,")
+    picture = Image.open(io.BytesIO(base64.b64decode(parser.images[0].split(",", 1)[1])))
+    width, height = report.plot().get_size_inches() * 50
+    assert picture.size == (round(width), round(height))
+    for rule, result in report.results.items():
+        at = parser.cells.index(rule)
+        assert parser.cells[at + 1] == f"{result.class_sensitivity:.3f}"
+        assert result.verdict in parser.cells[at + 1:at + 9]
