@@ -109,11 +109,11 @@ def write_thumbnails(
     """
     from tqdm.auto import tqdm
 
-    view = store if isinstance(store, StoreView) else StoreView(store)
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
         raise InvalidArgumentError(
             f"size is the longer side of a thumbnail in pixels, an integer of at least 8. Received: size={size!r}"
         )
+    view = store if isinstance(store, StoreView) else StoreView(store)
     if images is not None and len(images) != len(view):
         raise InvalidArgumentError(
             f"images are the store's inputs in its order, one per input ({len(view)}). "
