@@ -205,3 +205,28 @@ def test_trust_table(tmp_path):
         assert results["guided"]["verdict"] == "mostly image recovery", key
         guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
         assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
+
+
+def test_view_fashion(tmp_path):
+    """The store of 24 test images and a broken file, and its static viewer: one entry per input."""
+    import numpy as np
+    from PIL import Image
+
+    import kerasviz as kv
+
+    stdout = run_example("view_fashion.py", tmp_path)
+    summary = json.loads((tmp_path / "view.json").read_text())
+    table = kv.open_maps(tmp_path / "maps.zarr").table
+    assert (summary["inputs"], summary["errors"]) == (25, 1) == (len(table), (table["status"] != "ok").sum())
+    ok = table[table["status"] == "ok"]
+    assert summary["lowest_scores"] == ok.sort_values("score")["id"].head(5).tolist()
+    assert f"open {summary['index']}?sort=score" in stdout
+    site = tmp_path / "site"
+    data = json.loads((site / "table.js").read_text()[len("window.KV_DATA = "):-2])
+    assert data["columns"]["id"] == table["id"].tolist() and data["rules"] == ["saliency", "deconvnet", "guided"]
+    for kind in ("_input", "saliency", "deconvnet", "guided"):
+        assert {int(p.stem) for p in (site / "thumb" / kind).rglob("*.png")} == set(ok.index)
+    first = ok.index[0]
+    photo = np.asarray(Image.open(table["id"][first]).convert("RGB"))
+    shown = np.asarray(Image.open(site / "thumb" / "_input" / "0" / f"{first}.png"))
+    np.testing.assert_array_equal(shown, photo)  # 28x28 fits a thumbnail: the file itself

@@ -127,7 +127,8 @@ def write_thumbnails(
     inputs = _InputReader(view, images)
     written = {level: 0 for level in levels}
     if view.image_like:
-        for level, k in tqdm(todo, desc="thumbnails", unit="chunk", disable=not progress, dynamic_ncols=True):
+        for level, k in tqdm(todo, desc="thumbnails", unit="chunk", disable=not progress or not todo,
+                             dynamic_ncols=True):
             _write_chunk(view, folder, level, int(k), int(size), inputs)
             written[level] += 1
     made = read_made(folder) or {}

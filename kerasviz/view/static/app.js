@@ -164,7 +164,7 @@
     state.open = String(i);
     writeState();
     var level = D.pictures.full ? "full" : "thumb", box = $("panel-maps"), alpha = $("opacity").value;
-    $("panel-title").textContent = String(C.id[i]) + "  (" + D.method + ")";
+    $("panel-title").textContent = String(C.id[i]);
     $("panel-meta").textContent = "";
     metaFields(i, $("panel-meta"));
     box.textContent = "";
