@@ -21,7 +21,7 @@ from kerasviz import cli
 ROOT = Path(__file__).resolve().parents[1]
 
 STARTUP_NOISE = ("cuInit", "oneDNN", "absl::InitializeLog", "cuda drivers", "cpu_feature_guard")
-HELP_ARGV = (["--help"], ["explain", "--help"], ["reproduce", "--help"])
+HELP_ARGV = (["--help"], ["explain", "--help"], ["reproduce", "--help"], ["view", "--help"])
 
 
 def _env(**extra) -> dict:
@@ -139,7 +139,7 @@ def test_a_broken_command_module_fails_loudly_and_keeps_its_subcommand(monkeypat
     monkeypatch.setitem(sys.modules, "kerasviz.analysis.reproduce", None)
     with pytest.raises(SystemExit):
         cli.main(["--help"])
-    assert "{explain,reproduce}" in capsys.readouterr().out
+    assert "{explain,reproduce,view}" in capsys.readouterr().out
     with pytest.raises(ImportError):
         cli.main(["reproduce", "--smoke", "--out", "unused"])
 

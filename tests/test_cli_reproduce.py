@@ -44,8 +44,11 @@ def test_reproduce_quick_writes_every_claim_the_report_and_the_figures(tmp_path,
     for claim in payload["claims"]:  # one table row per (claim, net), the verdict of that net's records
         net = claim["net"] or "random nets"
         assert any(line.startswith(f"| {claim['id']} | {claim['claim']} | {net} | ") for line in text.splitlines())
+    page = (out / "REPORT.html").read_text(encoding="utf-8")
+    figures = text.count("\n![")
+    assert figures >= 6 and page.count("<img ") == figures == page.count('src="data:image/png;base64,')
     printed = capsys.readouterr().out
-    assert " hold" in printed and " C11  " in printed
+    assert " hold" in printed and " C11  " in printed and str(out / "REPORT.html") in printed
 
 
 def test_imagenet_weights_offline_give_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):
@@ -88,7 +91,7 @@ def test_strict_exits_1_when_a_claim_does_not_hold(monkeypatch, tmp_path, capsys
         verdicts = [{"id": "C1", "claim": "GBP recovers the image", "holds": True},
                     {"id": "C2", "claim": "saliency is noise", "holds": False}]
         return {"claims": verdicts, "records": [], "seconds": 1.0,
-                "paths": {"report": "R", "results": "J", "figures": []}}
+                "paths": {"report": "R", "html": "H", "results": "J", "figures": []}}
 
     monkeypatch.setattr(reproduce, "reproduce", fake)
     assert cli.main(["reproduce", "--full", "--out", str(tmp_path), "--no-progress"]) == 0
