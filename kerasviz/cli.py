@@ -4,7 +4,8 @@
 paper-style PNG grid and the raw maps as `.npz`. With no arguments it runs
 offline: four scikit-image sample photos at 224×224 through VGG-16 with the
 paper's random initialization. `kerasviz reproduce` runs the paper's
-experiments (`kerasviz.analysis.reproduce`).
+experiments (`kerasviz.analysis.reproduce`). `kerasviz view` shows a map
+store in a browser (`kerasviz.view`; it loads no TensorFlow).
 
 This module owns every subcommand's arguments (one `add_*_arguments`
 function each, registered in `_COMMANDS`) and builds the parser with the
