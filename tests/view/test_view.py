@@ -270,3 +270,22 @@ def test_command_errors_say_what_to_do(argv, message, capsys, tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert cli.main(argv) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_store_of_cams_gets_jet_thumbnails_and_array_inputs(tmp_path):
+    """Grad-CAM maps (N, H, W) are pictures too; inputs given as an array become the input pictures."""
+    rng = np.random.default_rng(4)
+    cams = np.abs(rng.normal(size=(6, 10, 12))).astype(np.float32)
+    inputs = rng.uniform(0, 255, (6, 10, 12, 3)).astype(np.float32)
+    path = make_store(tmp_path / "cams.zarr", {"saliency": cams}, synthetic_rows(6), chunk_size=3)
+    pictures = thumbnails.write_thumbnails(path, images=inputs, progress=False)
+    assert pictures.has_inputs and not pictures.has_full
+    for index in (1, 4):  # input 0 is a synthetic error row
+        jet = matplotlib.colormaps["jet"](cams[index] / cams[index].max())[..., :3]
+        np.testing.assert_array_equal(_png(thumbnails.picture_path(pictures.folder, "thumb", "saliency", index)),
+                                      np.round(jet * 255).astype(np.uint8))
+        np.testing.assert_array_equal(_png(thumbnails.picture_path(pictures.folder, "thumb", "_input", index)),
+                                      _minmax_u8(inputs[index].astype(np.float64)))
+    assert thumbnails.write_thumbnails(path, progress=False).has_inputs  # remembered without the array
+    with pytest.raises(InvalidArgumentError, match=r"one per input \(6\).*Received: images with 2 entries"):
+        thumbnails.write_thumbnails(path, images=inputs[:2])
