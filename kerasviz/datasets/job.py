@@ -192,9 +192,8 @@ def explain_dataset(
         "activations": activations or "relu",
         "seed": int(seed),
         "source": data.identity(),
+        "precision": precision,
     }
-    if precision != "float32":  # absent in float32, so stores made before the setting existed resume
-        settings["precision"] = precision
     with JobLock(path, storage_options):
         writer = StoreWriter(
             path, settings=settings, rules=explainer.rules, num_inputs=len(data),
