@@ -407,8 +407,12 @@ class _Rewriter:
 
     def _in_policy(self, layer, replacement):
         """`replacement` computing in the rewrite's precision, on `layer`'s variables."""
-        if isinstance(replacement, keras.Model) or replacement.compute_dtype == self.policy.compute_dtype:
-            return replacement  # a rewritten nested model's layers are already in it
+        if replacement.compute_dtype == self.policy.compute_dtype:
+            return replacement
+        if isinstance(replacement, keras.Model):
+            if replacement is layer:  # a subclassed model, kept as it is
+                self.report.precision_kept.append(f"{layer.name} ({type(layer).__name__})")
+            return replacement  # a rewritten nested model's layers are already in the precision
         if replacement is not layer:  # the rewrite's own new layer, not built yet
             replacement.dtype_policy = self.policy
             after = self._after.get(id(replacement))

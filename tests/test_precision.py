@@ -190,6 +190,26 @@ def test_float16_works_for_the_methods_too(fast_probe):
             _assert_close(maps[rule], reference[rule], 0.99, (method, rule))
 
 
+def test_nested_models_and_branches_compute_in_the_reduced_type(fast_probe):
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(8, 3, activation="relu"),
+                              keras.layers.Conv2D(8, 3)], name="inner")
+    x_in = keras.Input((12, 12, 3))
+    h = keras.layers.ReLU()(inner(x_in))
+    h = keras.layers.Add()([h, keras.layers.Conv2D(8, 1, activation="relu")(h)])
+    model = keras.Model(x_in, keras.layers.Dense(4)(keras.layers.GlobalAveragePooling2D()(h)))
+    viz = kv.Visualizer(model, precision="bfloat16")
+    nested = viz.model.get_layer("inner")
+    assert {layer.compute_dtype for layer in nested.layers if layer.weights} == {"bfloat16"}
+    assert {layer.compute_dtype for layer in viz.model.layers
+            if not isinstance(layer, (keras.layers.InputLayer, keras.Model))} == {"bfloat16"}
+    assert {id(v) for v in viz.model.weights} == {id(v) for v in model.weights}
+    x = _images()
+    expected, got = kv.Visualizer(model)(x, progress=False), viz(x, progress=False)
+    for rule in kv.RULES:
+        _assert_close(got[rule], expected[rule], 0.99, rule)
+
+
 # -- models built in mixed precision ---------------------------------------------------------
 
 
