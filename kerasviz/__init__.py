@@ -40,7 +40,7 @@ _CORE = {
     "Visualizer": "kerasviz.visualizer",
     "visualize": "kerasviz.visualizer",
 }
-_CORE_MODULES = ("layers", "methods", "rules", "targets")
+_CORE_MODULES = ("layers", "methods", "precision", "rules", "targets")
 
 __version__ = "0.1.0"
 
@@ -63,6 +63,8 @@ __all__ = [
     "methods",
     "randomization",
     "open_maps",
+    "precision",
+    "precision_report",
     "render",
     "rewrite",
     "rules",
@@ -79,6 +81,7 @@ _LAZY_ATTRIBUTES = {
     "datasets": "kerasviz.datasets",
     "explain_dataset": "kerasviz.datasets",
     "open_maps": "kerasviz.datasets",
+    "precision_report": "kerasviz.analysis.precision_report",
 }
 
 

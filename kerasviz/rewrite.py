@@ -40,6 +40,7 @@ from typing import Literal
 import keras
 
 from kerasviz import _compat, _validation
+from kerasviz import precision as precision_lib
 from kerasviz import rules as rules_lib
 from kerasviz.errors import (
     InvalidArgumentError,
@@ -112,6 +113,8 @@ class RewriteReport:
             every elementwise activation).
         other_replaced: with `activations="all"`, counts per kind of non-ReLU
             activation that now follows the rule, e.g. `{"Activation('silu')": 16}`.
+        precision_kept: with a `precision`, the layers that could not be
+            re-created in it (from their config) and compute in their own type.
     """
 
     rule: str
@@ -122,6 +125,7 @@ class RewriteReport:
     activation_after: dict[str, str] = dataclasses.field(default_factory=dict)
     activations: str = "relu"
     other_replaced: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    precision_kept: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def num_replaced(self) -> int:
@@ -163,6 +167,8 @@ class RewriteReport:
             lines.append(f"  nested models rewritten: {', '.join(self.nested_models)}")
         if self.unsupported:
             lines.append(f"  left as they are (ordinary gradient): {', '.join(self.unsupported)}")
+        if self.precision_kept:
+            lines.append(f"  computing in their own dtype: {', '.join(self.precision_kept)}")
         return "\n".join(lines)
 
 
@@ -173,6 +179,7 @@ def rewrite(
     logits: bool = True,
     on_unsupported: OnUnsupported = "warn",
     activations: Activations = "relu",
+    precision: str | None = None,
 ) -> keras.Model:
     """Clone `model` with every ReLU replaced by a `RuleReLU` following `rule`.
 
@@ -202,6 +209,11 @@ def rewrite(
             paper's definition); `"all"` at every elementwise activation too
             (`kv.rules.ELEMENTWISE_ACTIVATIONS`, fused, `Activation` layers,
             `ELU` layers and `keras.ops` calls). Defaults to `"relu"`.
+        precision: `"float32"`, `"bfloat16"` or `"float16"`: every layer of
+            the new model computes in that type (a Keras dtype policy such as
+            `"mixed_bfloat16"`; the shared variables stay as they are and are
+            cast where they are used), see `kv.precision`. Defaults to
+            `None`: each layer keeps its own policy.
 
     Returns:
         A new Functional `keras.Model` sharing `model`'s variables, with a
@@ -227,7 +239,7 @@ def rewrite(
     name = rules_lib.canonical_name(rule)
     return rewrite_for(
         model, (name,), logits=logits, on_unsupported=on_unsupported, activations=activations,
-        stacklevel=3,
+        stacklevel=3, precision=precision,
     )
 
 
@@ -239,6 +251,7 @@ def rewrite_for(
     on_unsupported: OnUnsupported = "warn",
     activations: Activations = "relu",
     stacklevel: int = 2,
+    precision: str | None = None,
 ) -> keras.Model:
     """`rewrite(model, rules[0], ...)`, warning (or raising) for all of `rules`.
 
@@ -248,9 +261,10 @@ def rewrite_for(
     """
     _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     activations = _check_activations(activations)
+    policy = None if precision is None else precision_lib.policy(precision)
     report = RewriteReport(rule=rules[0], activations=activations)
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
-        new_model = _Rewriter(rules[0], report, activations).model(model, logits=logits)
+        new_model = _Rewriter(rules[0], report, activations, policy).model(model, logits=logits)
     _warn_about(report, rules, on_unsupported, stacklevel + 1)
     new_model.kerasviz_report = report
     return new_model
@@ -339,9 +353,10 @@ def _warn_about(report: RewriteReport, rules: tuple[str, ...], on_unsupported: s
 class _Rewriter:
     """One rewrite: clones models, keeps the report, shares layers once."""
 
-    def __init__(self, rule: str, report: RewriteReport, activations: str = "relu"):
+    def __init__(self, rule: str, report: RewriteReport, activations: str = "relu", policy: str | None = None):
         self.rule = rule
         self.report = report
+        self.policy = None if policy is None else keras.dtype_policies.get(policy)
         self.all_activations = activations == "all"
         self._clones: dict[int, object] = {}
         self._after: dict[int, keras.layers.Layer] = {}
@@ -384,8 +399,31 @@ class _Rewriter:
 
     def _clone(self, layer, *, final: bool):
         if id(layer) not in self._clones:
-            self._clones[id(layer)] = self._replacement(layer, final)
+            replacement = self._replacement(layer, final)
+            if self.policy is not None:
+                replacement = self._in_policy(layer, replacement)
+            self._clones[id(layer)] = replacement
         return self._clones[id(layer)]
+
+    def _in_policy(self, layer, replacement):
+        """`replacement` computing in the rewrite's precision, on `layer`'s variables."""
+        if replacement.compute_dtype == self.policy.compute_dtype:
+            return replacement
+        if isinstance(replacement, keras.Model):
+            if replacement is layer:  # a subclassed model, kept as it is
+                self.report.precision_kept.append(f"{layer.name} ({type(layer).__name__})")
+            return replacement  # a rewritten nested model's layers are already in the precision
+        if replacement is not layer:  # the rewrite's own new layer, not built yet
+            replacement.dtype_policy = self.policy
+            after = self._after.get(id(replacement))
+            if after is not None:
+                after.dtype_policy = self.policy
+            return replacement
+        try:
+            return _linear_twin(layer, activation=None, dtype=self.policy)
+        except UnsupportedModelError:  # cannot be re-created: it computes in its own type
+            self.report.precision_kept.append(f"{layer.name} ({type(layer).__name__})")
+            return layer
 
     def _rule_relu(self, kind: str, source, *, name: str | None = None, **options):
         """A `RuleReLU` standing for `source`'s ReLU, named `name` or after it."""
@@ -506,10 +544,17 @@ def _elementwise_name(activation) -> str | None:
     return None
 
 
-def _linear_twin(layer):
-    """Re-create `layer` with a linear activation, on the same variables."""
+def _linear_twin(layer, activation: str | None = "linear", dtype=None):
+    """Re-create `layer` with a linear activation (or its own), on the same variables.
+
+    `dtype` (a dtype policy) replaces the layer's own policy: the twin then
+    computes in that type on the layer's variables.
+    """
     config = layer.get_config()
-    config["activation"] = "linear"
+    if activation is not None:
+        config["activation"] = activation
+    if dtype is not None:
+        config["dtype"] = dtype
     try:
         twin = type(layer).from_config(config)
     except Exception as err:  # noqa: BLE001 - any failure means "cannot clone"

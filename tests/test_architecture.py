@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "kerasviz.normalize": 2,
     # images on disk and the ImageNet mean: a leaf that layers and networks read
     "kerasviz.data": 2,
+    # the precisions maps are computed in: names, checks, a speed probe (TensorFlow on use)
+    "kerasviz.precision": 2,
     # the backward rules, and what is built on them
     "kerasviz.rules": 3,
     "kerasviz.layers": 4,

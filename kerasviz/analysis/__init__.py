@@ -5,6 +5,7 @@
 | `metrics` | the metrics M1–M7 (and Sixt et al.'s, Kindermans et al.'s) |
 | `theory` | x̃ and the √(S/(1+S)) curves |
 | `sanity` | `sanity_check` of a user's own model |
+| `precision_report` | speed and fidelity of reduced-precision maps (`kv.precision_report`) |
 | `adversarial` | FGSM and the smallest flipping ε |
 | `experiments` | the paper's setups E1–E7, as tidy records |
 | `records` | the record format: build, select, mean ± sd |
@@ -37,6 +38,7 @@ _SUBMODULES = (
     "figures",
     "grid",
     "metrics",
+    "precision_report",
     "records",
     "report",
     "reproduce",

@@ -50,8 +50,8 @@ class ChunkExplainer:
         source_kind: `"files"`, `"array"` or `"tf.data"` (for messages).
             Defaults to `"array"`.
         **visualizer_kwargs: `output`, `preprocess`, `logits`,
-            `on_unsupported`, `batch_size`, `seed`, `jit_compile` for the
-            `Visualizer`.
+            `on_unsupported`, `batch_size`, `seed`, `jit_compile`, `precision`
+            for the `Visualizer`.
 
     Raises:
         InvalidTargetError: for a target that does not fit a dataset job.
@@ -83,7 +83,8 @@ class ChunkExplainer:
         def logits_of(x):
             if viz.preprocess is not None:
                 x = viz.preprocess(x)
-            return tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
+            logits = tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
+            return tf.cast(logits, tf.float32)  # the table's scores in float32 in every precision
 
         self._logits_of = logits_of
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when

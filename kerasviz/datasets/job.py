@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from kerasviz import _validation
+from kerasviz import precision as precision_lib
 from kerasviz import rules as rules_lib
 from kerasviz.datasets.store import DTYPES, MapStore, model_identity, open_maps, stable_repr
 from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
@@ -45,6 +46,7 @@ def explain_dataset(
     activations: str | None = None,
     seed: int = 0,
     jit_compile: bool = False,
+    precision: str = "float32",
     progress: bool = True,
     storage_options: dict | None = None,
 ) -> MapStore:
@@ -111,6 +113,10 @@ def explain_dataset(
         seed: seed of `target="random"`. Defaults to `0`.
         jit_compile: compile with XLA (not part of the settings: a store may
             be finished with or without it). Defaults to `False`.
+        precision: the arithmetic of the maps, `"float32"`, `"bfloat16"` or
+            `"float16"` (see `kv.Visualizer`; maps are float32 before they
+            are stored in `dtype`). Part of the settings. Defaults to
+            `"float32"`.
         progress: show a tqdm bar (images/s, time left; one per Ray worker).
             Defaults to `True`.
         storage_options: fsspec options for a URL store. Defaults to `None`.
@@ -149,6 +155,7 @@ def explain_dataset(
     _validation.one_of(dtype, "dtype", DTYPES, what="map dtype")
     _validation.one_of(on_error, "on_error", ON_ERROR, what="on_error choice")
     _validation.one_of(engine, "engine", ENGINES, what="engine")
+    precision_lib.check(precision)
     workers = _validation.positive_int(workers, "workers", allow_none=True)
     if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
         raise UnsupportedModelError(
@@ -164,7 +171,7 @@ def explain_dataset(
         ray_engine.check(data)
     visualizer_kwargs = dict(output=output, preprocess=preprocess, logits=logits,
                              on_unsupported=on_unsupported, batch_size=batch_size, seed=seed,
-                             jit_compile=jit_compile)
+                             jit_compile=jit_compile, precision=precision)
     if activations is not None:
         visualizer_kwargs["activations"] = activations
     explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
@@ -185,6 +192,7 @@ def explain_dataset(
         "activations": activations or "relu",
         "seed": int(seed),
         "source": data.identity(),
+        "precision": precision,
     }
     with JobLock(path, storage_options):
         writer = StoreWriter(

@@ -422,7 +422,8 @@ def _existing(path: str, storage_options) -> dict | None:
 
 
 def _check_settings(existing: dict, settings: dict, path: str) -> None:
-    before = existing.get("settings", {})
+    # Stores made before the precision setting existed computed in float32.
+    before = {"precision": "float32", **existing.get("settings", {})}
     if existing.get("format") != FORMAT:
         raise StoreSettingsError(
             f"The store {path!r} has layout version {existing.get('format')}; this kerasviz "
