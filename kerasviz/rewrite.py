@@ -40,6 +40,7 @@ from typing import Literal
 import keras
 
 from kerasviz import _compat, _validation
+from kerasviz import relevance_layers
 from kerasviz import rules as rules_lib
 from kerasviz.errors import (
     InvalidArgumentError,
@@ -171,7 +172,7 @@ def rewrite(
     rule: str = "guided",
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported = "warn",
+    on_unsupported: OnUnsupported | None = None,
     activations: Activations = "relu",
 ) -> keras.Model:
     """Clone `model` with every ReLU replaced by a `RuleReLU` following `rule`.
@@ -197,7 +198,10 @@ def rewrite(
         on_unsupported: what to do about non-ReLU activations (silu, gelu,
             sigmoid, tanh, elu, PReLU, a softmax inside the net, nested
             subclassed models): `"error"` raises, `"warn"` warns, `"keep"` is
-            silent. They keep their ordinary gradient. Defaults to `"warn"`.
+            silent. They keep their ordinary gradient. Also what to do, under
+            a relevance rule (LRP, DeepLIFT), about layers no relevance rule
+            covers. Defaults to `None`: `"warn"` for activations, `"error"`
+            for layers a relevance rule does not cover.
         activations: `"relu"` applies the rule at the ReLU family only (the
             paper's definition); `"all"` at every elementwise activation too
             (`kv.rules.ELEMENTWISE_ACTIVATIONS`, fused, `Activation` layers,
@@ -225,6 +229,8 @@ def rewrite(
     ```
     """
     name = rules_lib.canonical_name(rule)
+    if isinstance(rule, rules_lib.RelevanceRule):
+        name = rule  # keeps its parameters
     return rewrite_for(
         model, (name,), logits=logits, on_unsupported=on_unsupported, activations=activations,
         stacklevel=3,
@@ -236,7 +242,7 @@ def rewrite_for(
     rules: tuple[str, ...],
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported = "warn",
+    on_unsupported: OnUnsupported | None = None,
     activations: Activations = "relu",
     stacklevel: int = 2,
 ) -> keras.Model:
@@ -246,12 +252,21 @@ def rewrite_for(
     switches them), so the `Visualizer` and the callback use this to name
     every rule a non-ReLU model affects, not only the first.
     """
-    _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
+    if on_unsupported is not None:
+        _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     activations = _check_activations(activations)
-    report = RewriteReport(rule=rules[0], activations=activations)
+    relevance = rules_lib.relevance_rules(rules)  # LRP / DeepLIFT: spans after the linear layers
+    names = tuple(rules_lib.canonical_name(rule) for rule in rules)
+    report = RewriteReport(rule=names[0], activations=activations)
+    rewriter = _Rewriter(names[0], report, activations)
+    if relevance:
+        rewriter.relevance = relevance_layers.Spans(relevance.get(names[0]))
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
-        new_model = _Rewriter(rules[0], report, activations).model(model, logits=logits)
-    _warn_about(report, rules, on_unsupported, stacklevel + 1)
+        new_model = rewriter.model(model, logits=logits)
+    # A relevance rule's map differs from saliency without ReLUs too; its layers are checked below.
+    _warn_about(report, tuple(n for n in names if n not in relevance), on_unsupported or "warn", stacklevel + 1)
+    if relevance:
+        relevance_layers.check_covered(rewriter.relevance, tuple(relevance), on_unsupported or "error", stacklevel + 1)
     new_model.kerasviz_report = report
     return new_model
 
@@ -345,10 +360,13 @@ class _Rewriter:
         self.all_activations = activations == "all"
         self._clones: dict[int, object] = {}
         self._after: dict[int, keras.layers.Layer] = {}
+        self.relevance: relevance_layers.Spans | None = None  # set when a relevance rule is asked for
 
     # -- models -------------------------------------------------------------
     def model(self, model: keras.Model, *, logits: bool) -> keras.Model:
         check_model(model)
+        if self.relevance is not None:
+            self.relevance.prepare(model)
         if isinstance(model, keras.Sequential):
             return self._sequential(model, logits=logits)
         return self._functional(model, logits=logits)
@@ -376,6 +394,8 @@ class _Rewriter:
     # -- layers -------------------------------------------------------------
     def _call(self, layer, *args, **kwargs):
         outputs = layer(*args, **kwargs)
+        if self.relevance is not None:
+            outputs = self.relevance.after_call(layer, args, outputs)
         after = self._after.get(id(layer))
         if after is not None:
             _release_shared_weights(layer)
@@ -385,6 +405,8 @@ class _Rewriter:
     def _clone(self, layer, *, final: bool):
         if id(layer) not in self._clones:
             self._clones[id(layer)] = self._replacement(layer, final)
+            if self.relevance is not None:
+                self.relevance.cloned(layer, self._clones[id(layer)])
         return self._clones[id(layer)]
 
     def _rule_relu(self, kind: str, source, *, name: str | None = None, **options):
@@ -392,7 +414,8 @@ class _Rewriter:
         self.report.replaced[kind] += 1
         dtype = getattr(source, "dtype_policy", None)
         name = name or (source.name if isinstance(source, keras.layers.Layer) else None)
-        return rules_lib.RuleReLU(self.rule, dtype=dtype, name=name, **options)
+        rule = "saliency" if self.relevance is not None else self.rule  # relevance rules come by override
+        return rules_lib.RuleReLU(rule, dtype=dtype, name=name, **options)
 
     def _replacement(self, layer, final: bool):
         if isinstance(layer, keras.Model):
@@ -481,7 +504,7 @@ class _Rewriter:
         """A `RuleActivation` standing for `source`'s elementwise activation."""
         self.report.other_replaced[kind] += 1
         return rules_lib.RuleActivation(
-            activation, self.rule, options=options,
+            activation, "saliency" if self.relevance is not None else self.rule, options=options,
             dtype=getattr(source, "dtype_policy", None), name=layer_name or source.name,
         )
 
@@ -715,7 +738,8 @@ class _Tap:
 
 def _split_off_from(layer) -> str | None:
     """The layer whose fused activation `layer` is, if the rewrite split it off."""
-    for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX)):
+    for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX),
+                         (relevance_layers.RelevanceSpan, relevance_layers.SUFFIX)):
         if isinstance(layer, kind) and layer.name.endswith(suffix):
             return layer.name[: -len(suffix)]
     return None

@@ -19,7 +19,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from kerasviz import _compat, _validation
 from kerasviz import methods as methods_lib
+from kerasviz import relevance as relevance_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
@@ -52,7 +53,9 @@ class Visualizer:
         logits: explain pre-softmax logits (a final softmax is removed).
             Defaults to `True`.
         on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
-            activations (see `kv.rewrite`). Defaults to `"warn"`.
+            activations, and for layers no relevance rule covers (see
+            `kv.rewrite`). Defaults to `None`: warn about activations, refuse
+            uncovered layers under a relevance rule.
         activations: `"relu"` (the rules act at ReLUs, the paper's
             definition) or `"all"` (at every elementwise activation too: swish,
             GELU, tanh...; see `kv.rewrite`). Defaults to `"relu"`.
@@ -87,13 +90,15 @@ class Visualizer:
         output: int | str | None = None,
         preprocess: Callable | None = None,
         logits: bool = True,
-        on_unsupported: OnUnsupported = "warn",
+        on_unsupported: OnUnsupported | None = None,
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool = False,
         activations: Activations = "relu",
     ):
+        rules = tuple(rules) if isinstance(rules, Iterator) else rules
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
+        self._relevance = rules_lib.relevance_rules(rules)  # {name: LRP / DeepLift object}
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
@@ -107,7 +112,7 @@ class Visualizer:
                 f"and closes over the other inputs. Received: model={model.name!r}"
             )
         self.model = rewrite_for(
-            model, self.rules, logits=logits, on_unsupported=on_unsupported,
+            model, tuple(self._relevance.get(rule, rule) for rule in self.rules), logits=logits, on_unsupported=on_unsupported,
             activations=activations, stacklevel=3,
         )
         self.output_index = _output_index(model, output)
@@ -176,6 +181,7 @@ class Visualizer:
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
         images = _validation.image_batch(images, self.input_shape)
         method = methods_lib.resolve(method)
+        relevance_lib.check_method(method, self._relevance)
         target = self._target(target, labels)
         num_samples = images.shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
@@ -317,7 +323,9 @@ class Visualizer:
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
         def compute(x, aux):
-            with tf.GradientTape(persistent=persistent) as tape:
+            baselines = relevance_lib.baseline_passes(  # DeepLIFT's reference values
+                self._relevance, lambda x0: self._forward(x0, target.layer, cam_layer), x)
+            with tf.GradientTape(persistent=persistent) as tape, relevance_lib.replaying(baselines):
                 tape.watch(x)
                 outputs, activations = self._forward(x, target.layer, cam_layer)
                 scores = target.scores(outputs, aux)
@@ -333,7 +341,7 @@ class Visualizer:
                 than one after the other (VGG-16, 112x112, a batch of 32
                 images, three rules: 11.8 s instead of 15.0 s).
                 """
-                with rules_lib.backward_rule(rule), tf.control_dependencies(done[-1:]):
+                with rules_lib.backward_rule(self._relevance.get(rule, rule)), tf.control_dependencies(done[-1:]):
                     if vectorized:
                         result = [tape.batch_jacobian(scores, source) for source in sources]
                     else:
