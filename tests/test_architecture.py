@@ -30,8 +30,10 @@ LAYERS: dict[str, int] = {
     # images on disk and the ImageNet mean: a leaf that layers and networks read
     "kerasviz.data": 2,
     # the backward rules, and what is built on them
+    "kerasviz.relevance": 3,
     "kerasviz.rules": 3,
     "kerasviz.layers": 4,
+    "kerasviz.relevance_layers": 4,
     "kerasviz.methods": 4,
     "kerasviz.rewrite": 4,
     "kerasviz.targets": 4,
