@@ -326,7 +326,7 @@ def _divide(numerator: tf.Tensor, z: tf.Tensor, epsilon: float) -> tf.Tensor:
 
 def lrp_backward(
     kind: str, rule: LRP, f: Linear, a: tf.Tensor, z: tf.Tensor, w: tf.Tensor, b: tf.Tensor | None,
-    g: tf.Tensor, first: bool,
+    g: tf.Tensor, first: bool, *, nonnegative: bool = False,
 ) -> tf.Tensor:
     """What a linear layer hands down under LRP rule `kind`.
 
@@ -338,6 +338,9 @@ def lrp_backward(
         w, b: the (folded) kernel and bias (`b` may be `None`).
         g: the backward signal at `z` (relevance `R_z = z ⊙ g`).
         first: whether this is the first linear layer.
+        nonnegative: whether `a >= 0` is known, so that z+ and alpha-beta
+            skip the terms of negative inputs (they are zero). Defaults to
+            `False`.
 
     Returns:
         The relevance `R_a` when `first`, else `g_a` with `R_a = a ⊙ g_a`.
@@ -353,6 +356,10 @@ def lrp_backward(
         if b is not None:
             zg = zg + b + rule.gamma * tf.nn.relu(b)
         ga = vjp(f, a, wg, _divide(r, zg, eps))
+    elif kind in ("zplus", "alpha-beta") and nonnegative:  # a = a⁺: the a⁻ terms vanish
+        ga = vjp(f, a, pos, _divide(r, f(a, pos), eps))
+        if kind == "alpha-beta":
+            ga = rule.alpha * ga - rule.beta * vjp(f, a, neg, _divide(r, f(a, neg), eps))
     elif kind in ("zplus", "alpha-beta"):
         a_pos, a_neg = tf.nn.relu(a), -tf.nn.relu(-a)
         on_pos, on_neg = tf.cast(a > 0, a.dtype), tf.cast(a < 0, a.dtype)

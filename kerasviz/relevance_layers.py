@@ -136,11 +136,16 @@ class RelevanceSpan(keras.layers.Layer):
         batchnorm: a BatchNormalization layer right after it, folded in. Defaults to `None`.
         first: whether `linear` is a first linear layer (it hands down relevance). Defaults to `False`.
         default: the relevance rule used outside a `kv.rules.backward_rule` block. Defaults to `None`.
+        nonnegative: whether `a` is known to be `>= 0` (it comes from a ReLU, through pooling,
+            reshaping...), so that z+ and alpha-beta skip their negative-input terms (half the
+            work). Defaults to `False`.
     """
 
-    def __init__(self, linear, batchnorm=None, first: bool = False, default=None, **kwargs):
+    def __init__(self, linear, batchnorm=None, first: bool = False, default=None, nonnegative: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.linear, self.batchnorm, self.first, self.default = linear, batchnorm, bool(first), default
+        self.nonnegative = bool(nonnegative)
         self.kind = _kind(linear)
 
     def call(self, z, a):
@@ -149,7 +154,7 @@ class RelevanceSpan(keras.layers.Layer):
         if b is not None and _output_axis(self.linear) == 1:
             b = tf.reshape(b, [-1] + [1] * (a.shape.rank - 2))
         baseline = relevance_lib.reference(id(self), a) if self.first else {}
-        first, kind, default = self.first, self.kind, self.default
+        first, kind, default, nonnegative = self.first, self.kind, self.default, self.nonnegative
 
         @tf.custom_gradient
         def span(z, a):
@@ -162,7 +167,8 @@ class RelevanceSpan(keras.layers.Layer):
                         return g, None  # DeepLIFT's linear rule is the gradient
                     a0 = baseline[rule.name][0] if rule.name in baseline else tf.zeros_like(a)
                     return None, (a - a0) * relevance_lib.vjp(f, a, w, g)
-                relevance = relevance_lib.lrp_backward(rule.kind_for(kind, first), rule, f, a, z, w, b, g, first)
+                relevance = relevance_lib.lrp_backward(
+                    rule.kind_for(kind, first), rule, f, a, z, w, b, g, first, nonnegative=nonnegative)
                 return None, relevance
 
             return tf.identity(z), backward
@@ -225,6 +231,7 @@ class Spans:
         self.unsupported: list[str] = []
         self._origin: dict[int, int] = {}
         self._spans: dict[int, tuple] = {}
+        self._nonnegative: set[int] = set()  # ids of symbolic tensors known to be >= 0
 
     def prepare(self, model: keras.Model) -> None:
         """Find the first linear layers of the outermost model (called once, before cloning)."""
@@ -237,13 +244,16 @@ class Spans:
 
     def after_call(self, layer, args: tuple, outputs):
         """The outputs of one layer call of the clone, with a span after a linear layer."""
+        if _keeps_sign(layer, args, self._nonnegative):
+            self._nonnegative.update(id(t) for t in keras.tree.flatten(outputs))
         activation = getattr(layer, "activation", None)
         if isinstance(layer, LINEAR_LAYERS) and activation not in (keras.activations.linear, None):
             self.unsupported.append(f"{layer.name} ({type(layer).__name__} with a fused {activation.__name__})")
             return outputs
         if isinstance(layer, LINEAR_LAYERS) and args:
             first = self._origin.get(id(layer), id(layer)) in (self.first or set())
-            span = RelevanceSpan(layer, first=first, default=self.default, name=f"{layer.name}{SUFFIX}")
+            span = RelevanceSpan(layer, first=first, default=self.default, name=f"{layer.name}{SUFFIX}",
+                                 nonnegative=id(args[0]) in self._nonnegative)
             result = span(outputs, args[0])
             self._spans[id(result)] = (layer, args[0], first)
             return result
@@ -251,13 +261,36 @@ class Spans:
             linear, a, first = self._spans[id(args[0])]
             if _foldable(linear, layer, len(args[0].shape)):
                 span = RelevanceSpan(linear, batchnorm=layer, first=first, default=self.default,
-                                     name=f"{layer.name}{SUFFIX}")
+                                     name=f"{layer.name}{SUFFIX}", nonnegative=id(a) in self._nonnegative)
                 return span(outputs, a)
         linear_activation = isinstance(layer, keras.layers.Activation) and layer.activation in (
             keras.activations.linear, None)
         if not (isinstance(layer, _COVERED + (keras.Model,)) or linear_activation):
             self.unsupported.append(f"{layer.name} ({type(layer).__name__})")
         return outputs
+
+
+#: Layers whose output is >= 0 where all their inputs are (they select, average, move or add values).
+_SIGN_KEEPING = tuple(
+    getattr(keras.layers, name)
+    for name in (
+        "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+        "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+        "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", "Flatten", "Reshape",
+        "Permute", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "ZeroPadding1D",
+        "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "UpSampling1D",
+        "UpSampling2D", "UpSampling3D", "Add", "Average", "Concatenate", "Identity",
+    )
+    if hasattr(keras.layers, name)
+)
+
+
+def _keeps_sign(layer, args: tuple, nonnegative: set[int]) -> bool:
+    """Whether `layer`'s output is known to be >= 0 (a plain ReLU, or a sign-keeping layer of such inputs)."""
+    if isinstance(layer, rules_lib.RuleReLU):
+        return layer.negative_slope == 0 and layer.threshold >= 0
+    inputs = [t for t in keras.tree.flatten(args) if hasattr(t, "shape") and hasattr(t, "dtype")]
+    return isinstance(layer, _SIGN_KEEPING) and bool(inputs) and all(id(t) in nonnegative for t in inputs)
 
 
 def check_covered(spans: Spans, rules: tuple[str, ...], on_unsupported: str, stacklevel: int) -> None:

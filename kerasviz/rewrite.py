@@ -55,6 +55,14 @@ keras_numpy_ops = _compat.ops_module("numpy")
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
 
+
+class _DefaultPolicy(str):
+    """`"warn"`, marked as the default: a relevance rule then refuses uncovered layers unless asked."""
+
+
+#: The default `on_unsupported`: it equals `"warn"`; only an explicit `"warn"` lets relevance rules warn.
+DEFAULT_POLICY = _DefaultPolicy("warn")
+
 _RELU_FUNCTIONS = {
     keras.activations.relu: {},
     keras.activations.relu6: {"max_value": 6.0},
@@ -172,7 +180,7 @@ def rewrite(
     rule: str = "guided",
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported | None = None,
+    on_unsupported: OnUnsupported = DEFAULT_POLICY,
     activations: Activations = "relu",
 ) -> keras.Model:
     """Clone `model` with every ReLU replaced by a `RuleReLU` following `rule`.
@@ -191,7 +199,9 @@ def rewrite(
         model: a built Functional or Sequential Keras model (nested models
             inside it are rewritten too).
         rule: rule name or alias (`kv.RULES`, or one registered with
-            `kv.rules.register`). Defaults to `"guided"`.
+            `kv.rules.register`), a named LRP composite (`"lrp-epsilon"`...)
+            or a `kv.rules.LRP` object: then the gradient that reaches the
+            input is the relevance map (docs/relevance.md). Defaults to `"guided"`.
         logits: remove a final softmax (fused in the last layer or a separate
             `Activation("softmax")`/`Softmax` layer), so that maps are
             gradients of logits. Defaults to `True`.
@@ -200,8 +210,8 @@ def rewrite(
             subclassed models): `"error"` raises, `"warn"` warns, `"keep"` is
             silent. They keep their ordinary gradient. Also what to do, under
             a relevance rule (LRP, DeepLIFT), about layers no relevance rule
-            covers. Defaults to `None`: `"warn"` for activations, `"error"`
-            for layers a relevance rule does not cover.
+            covers: there the default is `"error"` and an explicit `"warn"`
+            warns. Defaults to `"warn"`.
         activations: `"relu"` applies the rule at the ReLU family only (the
             paper's definition); `"all"` at every elementwise activation too
             (`kv.rules.ELEMENTWISE_ACTIVATIONS`, fused, `Activation` layers,
@@ -213,6 +223,8 @@ def rewrite(
 
     Raises:
         UnknownRuleError: for an unknown rule.
+        InvalidArgumentError: for DeepLIFT (it needs the `Visualizer`'s
+            baseline pass).
         UnsupportedModelError: for a subclassed or unbuilt model.
         UnsupportedActivationError: with `on_unsupported="error"`.
         InvalidArgumentError: (a `ValueError`) for an `on_unsupported` other
@@ -229,6 +241,12 @@ def rewrite(
     ```
     """
     name = rules_lib.canonical_name(rule)
+    if isinstance(rules_lib.relevance_rules(rule).get(name), rules_lib.DeepLift):
+        raise InvalidArgumentError(
+            "DeepLIFT compares the images' forward pass with the baseline's, which kv.Visualizer runs "
+            "in the same compiled function; a rewritten model alone cannot. Use kv.visualize(model, "
+            f"images, rules=({name!r},)) or kv.Visualizer. Received: rule={name!r}"
+        )
     if isinstance(rule, rules_lib.RelevanceRule):
         name = rule  # keeps its parameters
     return rewrite_for(
@@ -242,7 +260,7 @@ def rewrite_for(
     rules: tuple[str, ...],
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported | None = None,
+    on_unsupported: OnUnsupported = DEFAULT_POLICY,
     activations: Activations = "relu",
     stacklevel: int = 2,
 ) -> keras.Model:
@@ -252,8 +270,7 @@ def rewrite_for(
     switches them), so the `Visualizer` and the callback use this to name
     every rule a non-ReLU model affects, not only the first.
     """
-    if on_unsupported is not None:
-        _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
+    _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     activations = _check_activations(activations)
     relevance = rules_lib.relevance_rules(rules)  # LRP / DeepLIFT: spans after the linear layers
     names = tuple(rules_lib.canonical_name(rule) for rule in rules)
@@ -264,9 +281,10 @@ def rewrite_for(
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
         new_model = rewriter.model(model, logits=logits)
     # A relevance rule's map differs from saliency without ReLUs too; its layers are checked below.
-    _warn_about(report, tuple(n for n in names if n not in relevance), on_unsupported or "warn", stacklevel + 1)
+    _warn_about(report, tuple(n for n in names if n not in relevance), on_unsupported, stacklevel + 1)
     if relevance:
-        relevance_layers.check_covered(rewriter.relevance, tuple(relevance), on_unsupported or "error", stacklevel + 1)
+        policy = "error" if isinstance(on_unsupported, _DefaultPolicy) else on_unsupported
+        relevance_layers.check_covered(rewriter.relevance, tuple(relevance), policy, stacklevel + 1)
     new_model.kerasviz_report = report
     return new_model
 
@@ -399,7 +417,9 @@ class _Rewriter:
         after = self._after.get(id(layer))
         if after is not None:
             _release_shared_weights(layer)
-            outputs = after(outputs)
+            split, outputs = outputs, after(outputs)
+            if self.relevance is not None:
+                outputs = self.relevance.after_call(after, (split,), outputs)
         return outputs
 
     def _clone(self, layer, *, final: bool):

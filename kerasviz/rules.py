@@ -83,11 +83,14 @@ def known_rules() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def _known_names_text() -> str:
+def _known_names_text(rule: object = None) -> str:
     names = ", ".join(repr(n) for n in _REGISTRY)
     aliases = ", ".join(repr(a) for a in _ALIASES)
-    relevance = ", ".join(repr(n) for n in relevance_lib.NAMED)
-    return f"Known rules: {names} (aliases {aliases}); relevance rules {relevance} or kv.rules.LRP(...) / DeepLift(...)"
+    text = f"Known rules: {names} (aliases {aliases})"
+    if isinstance(rule, str) and rule.lower().startswith(("lrp", "deep")):  # a relevance rule was meant
+        relevance = ", ".join(repr(n) for n in relevance_lib.NAMED)
+        text += f"; relevance rules {relevance}, or kv.rules.LRP(...) / kv.rules.DeepLift(...)"
+    return text
 
 
 def canonical_name(rule: str) -> str:
@@ -118,7 +121,7 @@ def canonical_name(rule: str) -> str:
     name = _ALIASES.get(rule.lower(), rule.lower())
     if name not in _REGISTRY and name not in relevance_lib.NAMED:
         raise UnknownRuleError(
-            f"Unknown rule {rule!r}. {_known_names_text()}. "
+            f"Unknown rule {rule!r}. {_known_names_text(rule)}. "
             f"Received: rule={rule!r}"
         )
     return name

@@ -32,7 +32,7 @@ from kerasviz import relevance as relevance_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import Activations, OnUnsupported, check_model, rewrite_for, tap
+from kerasviz.rewrite import DEFAULT_POLICY, Activations, OnUnsupported, check_model, rewrite_for, tap
 
 Maps = dict[str, np.ndarray]
 
@@ -44,7 +44,9 @@ class Visualizer:
         model: a built Functional or Sequential Keras model with one input.
             It is never modified; the visualizer follows its weights as they
             change (e.g. during training).
-        rules: rule names or aliases. Defaults to `kv.RULES`.
+        rules: rule names or aliases, and relevance rules: LRP composites
+            (`"lrp-epsilon-plus-flat"`...), `"deeplift"`, or `kv.rules.LRP` /
+            `kv.rules.DeepLift` objects (keyed by their `name`). Defaults to `kv.RULES`.
         output: which output to explain (index or layer name) when the model
             has several. Defaults to `None` (the only one).
         preprocess: a function applied to the images inside the gradient
@@ -54,8 +56,8 @@ class Visualizer:
             Defaults to `True`.
         on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
             activations, and for layers no relevance rule covers (see
-            `kv.rewrite`). Defaults to `None`: warn about activations, refuse
-            uncovered layers under a relevance rule.
+            `kv.rewrite`: there the default refuses them, an explicit `"warn"`
+            warns). Defaults to `"warn"`.
         activations: `"relu"` (the rules act at ReLUs, the paper's
             definition) or `"all"` (at every elementwise activation too: swish,
             GELU, tanh...; see `kv.rewrite`). Defaults to `"relu"`.
@@ -90,7 +92,7 @@ class Visualizer:
         output: int | str | None = None,
         preprocess: Callable | None = None,
         logits: bool = True,
-        on_unsupported: OnUnsupported | None = None,
+        on_unsupported: OnUnsupported = DEFAULT_POLICY,
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool = False,
@@ -112,7 +114,7 @@ class Visualizer:
                 f"and closes over the other inputs. Received: model={model.name!r}"
             )
         self.model = rewrite_for(
-            model, tuple(self._relevance.get(rule, rule) for rule in self.rules), logits=logits, on_unsupported=on_unsupported,
+            model, self.rule_objects, logits=logits, on_unsupported=on_unsupported,
             activations=activations, stacklevel=3,
         )
         self.output_index = _output_index(model, output)
@@ -123,6 +125,11 @@ class Visualizer:
         self.jit_compile = bool(jit_compile)
         self._functions: dict[tuple, Callable] = {}
         self._submodels: dict[tuple, keras.Model] = {}
+
+    @property
+    def rule_objects(self) -> tuple:
+        """The rules as `kv.rules.backward_rule` takes them: names, and `LRP` / `DeepLift` objects."""
+        return tuple(self._relevance.get(rule, rule) for rule in self.rules)
 
     @property
     def report(self):

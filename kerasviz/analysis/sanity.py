@@ -489,7 +489,8 @@ def sanity_check(
             2 classes.
         images: `(N, H, W, C)` images as the model (or `preprocess`) takes
             them. 4–16 images are plenty.
-        rules: rule names or aliases. Defaults to `kv.RULES`.
+        rules: rule names or aliases, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`, `kv.rules.LRP(...)`...). Defaults to `kv.RULES`.
         methods: `kv.methods` methods (or their names, e.g.
             `["gradient", "smoothgrad", "gradcam"]`): every (method, rule)
             pair is scored. Each check runs the method as it is (noisy copies
@@ -548,6 +549,7 @@ def sanity_check(
         Maps of 2 or 3 images give noisy scores; the SSIM of maps smaller
         than 7×7 pixels is not meaningful.
     """
+    rules = rules if isinstance(rules, (str, rules_lib.RelevanceRule)) else tuple(rules)
     rule_names = rules_lib.canonical_names(rules)
     method_list = _methods(methods)
     num_random_classes = _validation.positive_int(num_random_classes, "num_random_classes")
@@ -555,7 +557,7 @@ def sanity_check(
     init = _validation.one_of(init, "init", ("keras", "paper"))
     seed = _validation.seed(seed, non_negative=True)
 
-    viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
+    viz = Visualizer(model, rules, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
     if len(viz.input_shape) != 4:
         raise UnsupportedModelError(
             "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
@@ -636,7 +638,8 @@ def sanity_check(
         baseline = partial.get(_label(result.method, "saliency"))
         reference = None if rule == "saliency" else baseline
         said = verdict(result, reference)
-        if rule != "saliency" and viz.report.identical_to_saliency:
+        relevance = rule in rules_lib.relevance_rules(viz.rule_objects)  # differs from saliency without ReLUs
+        if rule != "saliency" and viz.report.identical_to_saliency and not relevance:
             said = NO_RELU_VERDICT
         results[label] = dataclasses.replace(result, verdict=said)
     return SanityReport(
@@ -695,7 +698,7 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
         warnings.simplefilter("ignore")
         copy_viz = Visualizer(
-            copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
+            copy, viz.rule_objects, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
         )
     curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
