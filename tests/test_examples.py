@@ -205,3 +205,10 @@ def test_trust_table(tmp_path):
         assert results["guided"]["verdict"] == "mostly image recovery", key
         guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
         assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
+        # The relevance rules' table: every rule but saliency (their verdicts' baseline), per method.
+        relevance = network["relevance"]["rules"]
+        assert "saliency" in relevance and ("lrp-epsilon-plus-flat" in relevance) and ("deeplift" in relevance)
+        for label, result in relevance.items():
+            if result["rule"] != "saliency":
+                assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+                assert f"| {result['verdict']} |" in (tmp_path / "trust_table_relevance.md").read_text(), label

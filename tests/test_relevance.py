@@ -527,3 +527,37 @@ def test_rewrite_with_an_lrp_rule_gives_relevance_by_a_plain_tape():
     expected = lrp_reference(model, x.numpy()[0], 2, kv.rules.LRP(dense="zplus", conv="zplus", first="zplus"))
     np.testing.assert_allclose(got[0], expected, rtol=2e-3, atol=1e-6)
     assert kv.layer_paths(rewritten) == kv.layer_paths(model)  # the spans are not layers of the user's
+
+
+# -- measured like the rest --------------------------------------------------------------
+
+def test_sanity_check_scores_relevance_maps_with_the_sign_of_their_score_taken_out():
+    """Class sensitivity of a relevance rule = 1 − SSIM of sign-corrected maps, computed here by hand."""
+    from kerasviz.analysis import metrics, sanity_check
+    from kerasviz.targets import random_other_classes
+
+    keras.utils.set_random_seed(19)
+    model = keras.Sequential([
+        keras.Input((12, 12, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(6),
+    ])
+    x = images((12, 12, 1), n=3, seed=19, low=0.0)
+    report = sanity_check(model, x, rules=("saliency", "lrp-zplus"), num_random_classes=3, seed=1,
+                          max_layers=1, progress=False)
+    assert set(report.results) == {"saliency", "lrp-zplus"}
+    logits = model(x).numpy()
+    predicted = logits.argmax(-1)
+    classes = np.concatenate([predicted[:, None], random_other_classes(predicted, 6, 3, 1)], axis=1)
+    maps = kv.visualize(model, x, rules=("lrp-zplus",), target=classes, progress=False)["lrp-zplus"]
+    signs = np.sign(np.take_along_axis(logits, classes, axis=1))
+    assert (signs < 0).any() and (signs > 0).any()  # both signs occur: the correction matters here
+    signed = maps * signs[:, :, None, None, None]
+    ssim = np.mean([metrics.map_similarity(signed[i, 0], signed[i, j])["ssim"] for i in range(3) for j in (1, 2, 3)])
+    assert report["lrp-zplus"].class_ssim == pytest.approx(ssim, abs=1e-6)
+    unsigned = np.mean([metrics.map_similarity(maps[i, 0], maps[i, j])["ssim"] for i in range(3) for j in (1, 2, 3)])
+    assert abs(unsigned - ssim) > 0.05
+    assert report["lrp-zplus"].recovery == pytest.approx(
+        np.mean([metrics.recovery(signed[i, 0], x[i])["r_image"] for i in range(3)]), abs=1e-6)

@@ -483,6 +483,11 @@ def sanity_check(
     happens in a copy (two copies are made in all, and one `kv.Visualizer`
     per copy compiles once).
 
+    A relevance map (LRP, DeepLIFT) sums to its score, so it carries the
+    score's sign; each is multiplied by the sign of its class's logit (on the
+    model it was taken on) before these comparisons, which then measure
+    where the relevance goes, as for gradient maps.
+
     Args:
         model: a built Functional or Sequential Keras model taking images
             `(N, H, W, C)` and returning (logits or softmax) scores of at least
@@ -593,11 +598,14 @@ def sanity_check(
     original: dict[str, np.ndarray] = {}
     class_scores = {}
     recoveries = {}
+    relevance = rules_lib.relevance_rules(viz.rule_objects)
     for method in method_list:
         per_class = viz(images, target=classes, method=method, progress=False)
         for rule, maps in per_class.items():
             label = _label(method.name, rule)
             maps = _as_maps(maps)
+            if rule in relevance:
+                maps = _signed(maps, np.take_along_axis(logits, classes, axis=1))
             original[label] = maps[:, 0]
             pairs = [
                 metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)
@@ -685,6 +693,17 @@ def _image_like(image: np.ndarray, m: np.ndarray) -> np.ndarray:
     return image.mean(axis=-1, keepdims=True) if m.shape[-1] != image.shape[-1] else image
 
 
+def _signed(maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Relevance maps times the sign of their scores `(N,)` or `(N, K)`.
+
+    A relevance map carries its score's sign (it sums to the score): maps of
+    a negative and a positive logit are mirror images even when they point at
+    the same pixels. Without the sign, the comparisons measure where the
+    relevance goes, as they do for gradient maps.
+    """
+    return maps * np.sign(scores).reshape(scores.shape + (1,) * (maps.ndim - scores.ndim)).astype(maps.dtype)
+
+
 def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list):
     """The cascading-randomization curves `{label: [CascadeStep, ...]}`, and the M6 maps.
 
@@ -702,13 +721,21 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
         )
     curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
+    relevance = rules_lib.relevance_rules(viz.rule_objects)
+    rows = np.arange(len(images))
+
+    def signed(rule, maps, x):
+        if rule not in relevance:
+            return maps
+        return _signed(maps, copy_viz.predict(x)[rows, predicted])
 
     def measure(layer_name: str) -> None:
         for method in method_list:
             maps = copy_viz(images, target=predicted, method=method, progress=False)
             for rule in viz.rules:
                 label = _label(method.name, rule)
-                sims = [metrics.map_similarity(a, b) for a, b in zip(original[label], _as_maps(maps[rule][:, None])[:, 0])]
+                randomized_maps = signed(rule, _as_maps(maps[rule][:, None])[:, 0], images)
+                sims = [metrics.map_similarity(a, b) for a, b in zip(original[label], randomized_maps)]
                 curves[label].append(
                     CascadeStep(
                         layer=layer_name,
@@ -724,8 +751,11 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     if len(images) > 1:
         shifted = {}
         for method in method_list:
-            maps = copy_viz(np.roll(images, 1, axis=0), target=predicted, method=method, progress=False)
-            shifted.update({_label(method.name, rule): _as_maps(m[:, None])[:, 0] for rule, m in maps.items()})
+            rolled = np.roll(images, 1, axis=0)
+            maps = copy_viz(rolled, target=predicted, method=method, progress=False)
+            shifted.update({
+                _label(method.name, rule): signed(rule, _as_maps(m[:, None])[:, 0], rolled) for rule, m in maps.items()
+            })
     for index in tqdm(order, desc="kerasviz sanity", unit="layer", disable=not progress):
         copy_layers[index].set_weights(random_layers[index].get_weights())
         done.append(all_layers[index])
