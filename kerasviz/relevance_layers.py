@@ -41,7 +41,10 @@ from kerasviz import rules as rules_lib
 from kerasviz.errors import UnsupportedModelError
 from kerasviz.layers import SoftmaxRemoved, SubtractMean
 
-__all__ = ["LINEAR_LAYERS", "RelevanceSpan", "SUFFIX", "Spans", "check_covered", "first_linear_layers"]
+__all__ = [
+    "LINEAR_LAYERS", "RelevanceLayer", "RelevancePass", "RelevanceSpan", "SUFFIX", "Spans", "check_covered",
+    "first_linear_layers",
+]
 
 SUFFIX = "_kerasviz_relevance"
 
@@ -123,8 +126,44 @@ def _foldable(layer, batchnorm, rank: int) -> bool:
     return len(axes) == 1 and axes[0] % rank == _output_axis(layer) % rank
 
 
+class RelevanceLayer(keras.layers.Layer):
+    """Base of the layers a rewrite adds for the relevance rules (`tap` and `layer_paths` skip them)."""
+
+
 @keras.saving.register_keras_serializable(package="kerasviz")
-class RelevanceSpan(keras.layers.Layer):
+class RelevancePass(RelevanceLayer):
+    """Identity on `y = layer(x)` for an elementwise affine layer before the first linear layer.
+
+    Called as `RelevancePass()(y, x)`. Under a relevance rule the relevance of
+    `y` becomes that of `x` unchanged (a `Rescaling(1/255)` or
+    `Normalization` in front of the network moves relevance, it does not
+    scale it); under any other rule, the ordinary gradient.
+    """
+
+    def __init__(self, default=None, **kwargs):
+        super().__init__(**kwargs)
+        self.default = default
+
+    def call(self, y, x):
+        default = self.default
+
+        @tf.custom_gradient
+        def passed(y, x):
+            def backward(g):
+                if rules_lib.active_relevance(default) is None:
+                    return g, None
+                return None, g
+
+            return tf.identity(y), backward
+
+        return passed(y, x)
+
+    def compute_output_shape(self, y_shape, x_shape=None):
+        return y_shape
+
+
+@keras.saving.register_keras_serializable(package="kerasviz")
+class RelevanceSpan(RelevanceLayer):
     """Identity on a linear layer's output `z`; the relevance rules' backward to its input `a`.
 
     Called as `span(z, a)`. Not meant to be built by hand: `kv.rewrite`
@@ -232,6 +271,7 @@ class Spans:
         self._origin: dict[int, int] = {}
         self._spans: dict[int, tuple] = {}
         self._nonnegative: set[int] = set()  # ids of symbolic tensors known to be >= 0
+        self._passed: set[int] = set()  # ids of symbolic tensors computed from a linear layer's output
 
     def prepare(self, model: keras.Model) -> None:
         """Find the first linear layers of the outermost model (called once, before cloning)."""
@@ -242,10 +282,20 @@ class Spans:
         """Note that `clone` stands for `original` (a linear layer's twin keeps its place)."""
         self._origin[id(clone)] = id(original)
 
+    def _track(self, layer, args: tuple, outputs):
+        """Note outputs computed from a linear layer's; pass relevance through a rescaling before any."""
+        inputs = [t for t in keras.tree.flatten(args) if hasattr(t, "shape") and hasattr(t, "dtype")]
+        if isinstance(layer, LINEAR_LAYERS) or any(id(t) in self._passed for t in inputs):
+            self._passed.update(id(t) for t in keras.tree.flatten(outputs))
+        elif isinstance(layer, _RESCALING) and len(inputs) == 1 and tuple(inputs[0].shape) == tuple(outputs.shape):
+            outputs = RelevancePass(default=self.default, name=f"{layer.name}{SUFFIX}")(outputs, inputs[0])
+        return outputs
+
     def after_call(self, layer, args: tuple, outputs):
         """The outputs of one layer call of the clone, with a span after a linear layer."""
         if _keeps_sign(layer, args, self._nonnegative):
             self._nonnegative.update(id(t) for t in keras.tree.flatten(outputs))
+        outputs = self._track(layer, args, outputs)
         activation = getattr(layer, "activation", None)
         if isinstance(layer, LINEAR_LAYERS) and activation not in (keras.activations.linear, None):
             self.unsupported.append(f"{layer.name} ({type(layer).__name__} with a fused {activation.__name__})")
@@ -256,13 +306,16 @@ class Spans:
                                  nonnegative=id(args[0]) in self._nonnegative)
             result = span(outputs, args[0])
             self._spans[id(result)] = (layer, args[0], first)
+            self._passed.add(id(result))
             return result
         if isinstance(layer, keras.layers.BatchNormalization) and args and id(args[0]) in self._spans:
             linear, a, first = self._spans[id(args[0])]
             if _foldable(linear, layer, len(args[0].shape)):
                 span = RelevanceSpan(linear, batchnorm=layer, first=first, default=self.default,
                                      name=f"{layer.name}{SUFFIX}", nonnegative=id(a) in self._nonnegative)
-                return span(outputs, a)
+                result = span(outputs, a)
+                self._passed.add(id(result))
+                return result
         linear_activation = isinstance(layer, keras.layers.Activation) and layer.activation in (
             keras.activations.linear, None)
         if not (isinstance(layer, _COVERED + (keras.Model,)) or linear_activation):
@@ -283,6 +336,9 @@ _SIGN_KEEPING = tuple(
     )
     if hasattr(keras.layers, name)
 )
+
+
+_RESCALING = tuple(getattr(keras.layers, n) for n in ("Rescaling", "Normalization") if hasattr(keras.layers, n))
 
 
 def _keeps_sign(layer, args: tuple, nonnegative: set[int]) -> bool:

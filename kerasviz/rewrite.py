@@ -759,7 +759,7 @@ class _Tap:
 def _split_off_from(layer) -> str | None:
     """The layer whose fused activation `layer` is, if the rewrite split it off."""
     for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX),
-                         (relevance_layers.RelevanceSpan, relevance_layers.SUFFIX)):
+                         (relevance_layers.RelevanceLayer, relevance_layers.SUFFIX)):
         if isinstance(layer, kind) and layer.name.endswith(suffix):
             return layer.name[: -len(suffix)]
     return None

@@ -561,3 +561,17 @@ def test_sanity_check_scores_relevance_maps_with_the_sign_of_their_score_taken_o
     assert abs(unsigned - ssim) > 0.05
     assert report["lrp-zplus"].recovery == pytest.approx(
         np.mean([metrics.recovery(signed[i, 0], x[i])["r_image"] for i in range(3)]), abs=1e-6)
+
+
+def test_a_rescaling_in_front_of_the_network_moves_relevance_without_scaling_it():
+    keras.utils.set_random_seed(20)
+    inner = conv_net(bias=False, seed=20)
+    inputs = keras.Input((7, 7, 2))
+    scaled = keras.Model(inputs, inner(keras.layers.Rescaling(1 / 255.0)(inputs)))
+    x = images((7, 7, 2), n=2, seed=20, low=0.0) * 255.0
+    for rule in ("lrp-epsilon", "lrp-epsilon-plus-flat", "deeplift"):
+        got = kv.visualize(scaled, x, rules=(rule,), target=1, progress=False)[rule]
+        expected = kv.visualize(inner, x / 255.0, rules=(rule,), target=1, progress=False)[rule]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7 * np.abs(expected).max())
+    epsilon = kv.visualize(scaled, x, rules=("lrp-epsilon",), target=1, progress=False)["lrp-epsilon"]
+    np.testing.assert_allclose(epsilon.reshape(2, -1).sum(1), scaled(x).numpy()[:, 1], rtol=0.01)
