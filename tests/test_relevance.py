@@ -575,3 +575,39 @@ def test_a_rescaling_in_front_of_the_network_moves_relevance_without_scaling_it(
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-7 * np.abs(expected).max())
     epsilon = kv.visualize(scaled, x, rules=("lrp-epsilon",), target=1, progress=False)["lrp-epsilon"]
     np.testing.assert_allclose(epsilon.reshape(2, -1).sum(1), scaled(x).numpy()[:, 1], rtol=0.01)
+
+
+@pytest.mark.parametrize("kind", ["conv1d", "conv3d", "depthwise"])
+def test_epsilon_conserves_the_logit_through_conv1d_conv3d_and_depthwise_layers(kind):
+    keras.utils.set_random_seed(21)
+    body = {
+        "conv1d": ((10, 2), [keras.layers.Conv1D(3, 3, activation="relu", use_bias=False),
+                             keras.layers.MaxPooling1D(2)]),
+        "conv3d": ((5, 5, 5, 1), [keras.layers.Conv3D(2, 2, activation="relu", use_bias=False),
+                                  keras.layers.AveragePooling3D(2)]),
+        "depthwise": ((6, 6, 2), [keras.layers.Conv2D(3, 2, activation="relu", use_bias=False),
+                                  keras.layers.DepthwiseConv2D(2, depth_multiplier=2, use_bias=False),
+                                  keras.layers.ReLU()]),
+    }[kind]
+    model = keras.Sequential([keras.Input(body[0]), *body[1], keras.layers.Flatten(),
+                              keras.layers.Dense(3, use_bias=False)])
+    x = images(body[0], n=2, seed=21, low=0.0)
+    maps = kv.visualize(model, x, rules=("lrp-epsilon", "lrp-zplus"), target=0, progress=False)
+    logits = model(x).numpy()[:, 0]
+    assert np.abs(logits).min() > 1e-3
+    for rule in ("lrp-epsilon", "lrp-zplus"):  # z+ without biases conserves too (every z+ > 0 here)
+        sums = maps[rule].reshape(2, -1).sum(1)
+        np.testing.assert_allclose(sums, logits, rtol=0.01, err_msg=rule)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["VGG16", "ResNet50", "MobileNetV2"])
+def test_keras_applications_give_finite_relevance_maps(name):
+    keras.utils.set_random_seed(22)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(32, 32, 3), classes=4)
+    x = np.random.default_rng(22).uniform(0, 255, (1, 32, 32, 3)).astype(np.float32)
+    rules = ("lrp-epsilon-plus-flat", "lrp-epsilon-gamma-box", "deeplift")
+    maps = kv.visualize(model, x, rules=rules, target=[[0, 1]], progress=False)
+    for rule in rules:
+        assert maps[rule].shape == (1, 2, 32, 32, 3)
+        assert np.isfinite(maps[rule]).all() and np.abs(maps[rule]).max() > 0, rule
