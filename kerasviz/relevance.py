@@ -64,9 +64,16 @@ __all__ = [
     "LRP",
     "NAMED",
     "RelevanceRule",
+    "baseline_passes",
+    "check_method",
     "deeplift_relu",
     "lrp_backward",
     "named",
+    "recording",
+    "reference",
+    "replaying",
+    "stabilize",
+    "vjp",
 ]
 
 #: Rules for any linear layer.
@@ -309,7 +316,7 @@ Linear = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # f(a, W) without bias
 
 def stabilize(z: tf.Tensor, epsilon: float) -> tf.Tensor:
     """`z + ε·sign(z)` with sign(0) = +1 (zennit's convention), so it is never 0 for ε > 0."""
-    return z + epsilon * tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+    return z + tf.where(z >= 0, tf.constant(epsilon, z.dtype), tf.constant(-epsilon, z.dtype))
 
 
 def vjp(f: Linear, a: tf.Tensor, w: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
