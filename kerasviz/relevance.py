@@ -341,8 +341,10 @@ def lrp_backward(
         kind: one of `HIDDEN_CHOICES + FIRST_ONLY`.
         rule: the `LRP` object (its parameters).
         f: the layer's linear map without bias, `f(a, W)`.
-        a: the layer's input; `z` its output (bias and folded BatchNorm included).
-        w, b: the (folded) kernel and bias (`b` may be `None`).
+        a: the layer's input.
+        z: the layer's output (bias and folded BatchNorm included).
+        w: the (folded) kernel.
+        b: the (folded) bias, or `None`.
         g: the backward signal at `z` (relevance `R_z = z ⊙ g`).
         first: whether this is the first linear layer.
         nonnegative: whether `a >= 0` is known, so that z+ and alpha-beta
@@ -405,7 +407,10 @@ def deeplift_relu(
     Args:
         grad: the backward signal at the activation's output.
         derivative: the activation's local derivative at `z`.
-        z, out: its input and output on the images; `z0`, `out0` on the baseline.
+        z: its input on the images.
+        out: its output on the images.
+        z0: its input on the baseline.
+        out0: its output on the baseline.
 
     Returns:
         The signal at the activation's input.
