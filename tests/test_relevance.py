@@ -616,3 +616,15 @@ def test_keras_applications_give_finite_relevance_maps(name):
         assert np.isfinite(maps[rule]).all(), rule
         assert np.abs(maps[rule]).max() > 0 or not alive, rule
     assert alive or name == "MobileNetV2"
+
+
+def test_guided_gradcam_over_a_relevance_rule_is_the_relevance_times_the_saliency_cam():
+    model = conv_net(seed=23)
+    x = images((7, 7, 2), n=2, seed=23)
+    layer = model.layers[0].name
+    guided = kv.visualize(model, x, rules=("lrp-epsilon-plus-flat",), target=1,
+                          method=kv.methods.GuidedGradCAM(layer), progress=False)["lrp-epsilon-plus-flat"]
+    relevance = kv.visualize(model, x, rules=("lrp-epsilon-plus-flat",), target=1, progress=False)
+    cam = kv.visualize(model, x, rules=("saliency",), target=1, method=kv.methods.GradCAM(layer),
+                       progress=False)["saliency"]
+    np.testing.assert_allclose(guided, relevance["lrp-epsilon-plus-flat"] * cam[..., None], rtol=1e-4, atol=1e-8)
