@@ -127,10 +127,14 @@ def _foldable(layer, batchnorm, rank: int) -> bool:
 
 
 class RelevanceLayer(keras.layers.Layer):
-    """Base of the layers a rewrite adds for the relevance rules (`tap` and `layer_paths` skip them)."""
+    """Base of the layers a rewrite adds for the relevance rules (`tap` and `layer_paths` skip them).
+
+    They hold references to the layers they stand behind (and the rule
+    object), so a model rewritten for a relevance rule is not saved to
+    `.keras`: rewrite the loaded model instead.
+    """
 
 
-@keras.saving.register_keras_serializable(package="kerasviz")
 class RelevancePass(RelevanceLayer):
     """Identity on `y = layer(x)` for an elementwise affine layer before the first linear layer.
 
@@ -162,7 +166,6 @@ class RelevancePass(RelevanceLayer):
         return y_shape
 
 
-@keras.saving.register_keras_serializable(package="kerasviz")
 class RelevanceSpan(RelevanceLayer):
     """Identity on a linear layer's output `z`; the relevance rules' backward to its input `a`.
 
