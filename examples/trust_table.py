@@ -25,8 +25,13 @@ python examples/trust_table.py           # 8 + 4 images; about an hour on two bu
 python examples/trust_table.py --smoke   # tiny settings; VGG-16 with the gradient and Guided Grad-CAM only: minutes
 ```
 
-It writes `trust_table.md`, `trust_table.json` and one `sanity_<net>.png`
-per network to `--out` (default `examples-out/trust_table`).
+The relevance rules (the LRP composites and DeepLIFT, docs/relevance.md) are
+scored the same way, with the gradient method and SmoothGrad (the methods
+that are defined over a relevance map), saliency as their baseline, into
+`trust_table_relevance.md` and `sanity_<net>_relevance.png`.
+
+It writes `trust_table.md`, `trust_table_relevance.md`, `trust_table.json` and
+the sanity PNGs of each network to `--out` (default `examples-out/trust_table`).
 """
 
 from __future__ import annotations
@@ -85,6 +90,19 @@ def methods(args, key: str = "fashion_cnn") -> list:
     ]
 
 
+#: The relevance rules of the trust table (all of them but the two variants of epsilon-plus).
+RELEVANCE = ("lrp-epsilon", "lrp-zplus", "lrp-alpha2-beta1", "lrp-epsilon-plus-flat", "lrp-epsilon-gamma-box",
+             "deeplift")
+
+
+def relevance_setup(args, key: str) -> tuple[tuple, list] | None:
+    """The rules (saliency first, the verdicts' baseline) and methods of the relevance table, or `None`."""
+    if args.smoke:  # tracing on VGG-16 takes minutes: the smoke run scores two rules on the small net
+        return (("saliency", "lrp-zplus", "deeplift"), [kv.methods.Gradient()]) if key == "fashion_cnn" else None
+    return ("saliency",) + RELEVANCE, [
+        kv.methods.Gradient(), kv.methods.SmoothGrad(samples=args.samples, noise=0.15, seed=args.seed)]
+
+
 def networks(args):
     """`(key, title, model, images, max_layers)` of the two networks."""
     (_, _), (x_test, _) = kv.data.fashion_mnist()
@@ -101,7 +119,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, summary = [], {"settings": vars(args), "networks": {}}
+    rows, relevance_rows, summary = [], [], {"settings": vars(args), "networks": {}}
     header = (f"{'network':<14} {'method':<15} {'rule':<10} {'class sens.':>11} {'random. sens.':>13} "
               f"{'recovery':>9} {'input sim.':>10}  verdict")
     print(header)
@@ -116,9 +134,41 @@ def main(argv=None) -> int:
                   f"{result.input_similarity:>10.3f}  {result.verdict}")
             rows.append((title, result))
         report.plot(out / f"sanity_{key}.png", dpi=70)
+        if relevance_setup(args, key) is not None:
+            relevance_rows += relevance_table(args, key, title, model, images, max_layers, summary, out)
         summary["networks"][key]["seconds"] = time.perf_counter() - began
         print(f"({key}: {summary['networks'][key]['seconds']:.0f} s)")
 
+    (out / "trust_table.md").write_text(table(rows), encoding="utf-8")
+    (out / "trust_table_relevance.md").write_text(table(relevance_rows), encoding="utf-8")
+    summary["seconds"] = time.perf_counter() - start
+    (out / "trust_table.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print(f"\nwrote {out / 'trust_table.md'}, {out / 'trust_table_relevance.md'}, {out / 'trust_table.json'} "
+          f"and the sanity PNGs "
+          f"({summary['seconds']:.0f} s)")
+    return 0
+
+
+def relevance_table(args, key, title, model, images, max_layers, summary, out) -> list:
+    """Score the relevance rules on one network: print them, keep them in `summary`, plot them."""
+    rules, relevance_methods = relevance_setup(args, key)
+    relevance = sanity_check(model, images, rules=rules, methods=relevance_methods, max_layers=max_layers,
+                             num_random_classes=args.random_classes, seed=args.seed, progress=False)
+    summary["networks"][key]["relevance"] = relevance.to_dict()
+    rows = []
+    for result in relevance.results.values():
+        if result.rule == "saliency":  # the baseline, already in the table above
+            continue
+        print(f"{key:<14} {result.method:<15} {result.rule:<10} {result.class_sensitivity:>11.3f} "
+              f"{result.randomization_sensitivity:>13.3f} {result.image_recovery:>9.3f} "
+              f"{result.input_similarity:>10.3f}  {result.verdict}")
+        rows.append((title, result))
+    relevance.plot(out / f"sanity_{key}_relevance.png", dpi=70)
+    return rows
+
+
+def table(rows) -> str:
+    """The markdown table of `(network title, RuleSanity)` rows."""
     lines = [
         "| network | method | rule | class sensitivity | randomization sensitivity | image recovery "
         "| input similarity | verdict |",
@@ -130,12 +180,7 @@ def main(argv=None) -> int:
             f"{names.RULE_LABELS.get(r.rule, r.rule)} | {r.class_sensitivity:.2f} | "
             f"{r.randomization_sensitivity:.2f} | {r.image_recovery:.2f} | {r.input_similarity:.2f} | {r.verdict} |"
         )
-    (out / "trust_table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary["seconds"] = time.perf_counter() - start
-    (out / "trust_table.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    print(f"\nwrote {out / 'trust_table.md'}, {out / 'trust_table.json'} and the sanity PNGs "
-          f"({summary['seconds']:.0f} s)")
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import keras
 
 from kerasviz import _compat, _validation
 from kerasviz import precision as precision_lib
+from kerasviz import relevance_layers
 from kerasviz import rules as rules_lib
 from kerasviz.errors import (
     InvalidArgumentError,
@@ -54,6 +55,14 @@ keras_nn_ops = _compat.ops_module("nn")
 keras_numpy_ops = _compat.ops_module("numpy")
 OnUnsupported = Literal["error", "warn", "keep"]
 _ON_UNSUPPORTED = ("error", "warn", "keep")
+
+
+class _DefaultPolicy(str):
+    """`"warn"`, marked as the default: a relevance rule then refuses uncovered layers unless asked."""
+
+
+#: The default `on_unsupported`: it equals `"warn"`; only an explicit `"warn"` lets relevance rules warn.
+DEFAULT_POLICY = _DefaultPolicy("warn")
 
 _RELU_FUNCTIONS = {
     keras.activations.relu: {},
@@ -177,7 +186,7 @@ def rewrite(
     rule: str = "guided",
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported = "warn",
+    on_unsupported: OnUnsupported = DEFAULT_POLICY,
     activations: Activations = "relu",
     precision: str | None = None,
 ) -> keras.Model:
@@ -197,14 +206,19 @@ def rewrite(
         model: a built Functional or Sequential Keras model (nested models
             inside it are rewritten too).
         rule: rule name or alias (`kv.RULES`, or one registered with
-            `kv.rules.register`). Defaults to `"guided"`.
+            `kv.rules.register`), a named LRP composite (`"lrp-epsilon"`...)
+            or a `kv.rules.LRP` object: then the gradient that reaches the
+            input is the relevance map (docs/relevance.md). Defaults to `"guided"`.
         logits: remove a final softmax (fused in the last layer or a separate
             `Activation("softmax")`/`Softmax` layer), so that maps are
             gradients of logits. Defaults to `True`.
         on_unsupported: what to do about non-ReLU activations (silu, gelu,
             sigmoid, tanh, elu, PReLU, a softmax inside the net, nested
             subclassed models): `"error"` raises, `"warn"` warns, `"keep"` is
-            silent. They keep their ordinary gradient. Defaults to `"warn"`.
+            silent. They keep their ordinary gradient. Also what to do, under
+            a relevance rule (LRP, DeepLIFT), about layers no relevance rule
+            covers: there the default is `"error"` and an explicit `"warn"`
+            warns. Defaults to `"warn"`.
         activations: `"relu"` applies the rule at the ReLU family only (the
             paper's definition); `"all"` at every elementwise activation too
             (`kv.rules.ELEMENTWISE_ACTIVATIONS`, fused, `Activation` layers,
@@ -221,6 +235,8 @@ def rewrite(
 
     Raises:
         UnknownRuleError: for an unknown rule.
+        InvalidArgumentError: for DeepLIFT (it needs the `Visualizer`'s
+            baseline pass).
         UnsupportedModelError: for a subclassed or unbuilt model.
         UnsupportedActivationError: with `on_unsupported="error"`.
         InvalidArgumentError: (a `ValueError`) for an `on_unsupported` other
@@ -237,6 +253,14 @@ def rewrite(
     ```
     """
     name = rules_lib.canonical_name(rule)
+    if isinstance(rules_lib.relevance_rules(rule).get(name), rules_lib.DeepLift):
+        raise InvalidArgumentError(
+            "DeepLIFT compares the images' forward pass with the baseline's, which kv.Visualizer runs "
+            "in the same compiled function; a rewritten model alone cannot. Use kv.visualize(model, "
+            f"images, rules=({name!r},)) or kv.Visualizer. Received: rule={name!r}"
+        )
+    if isinstance(rule, rules_lib.RelevanceRule):
+        name = rule  # keeps its parameters
     return rewrite_for(
         model, (name,), logits=logits, on_unsupported=on_unsupported, activations=activations,
         stacklevel=3, precision=precision,
@@ -248,7 +272,7 @@ def rewrite_for(
     rules: tuple[str, ...],
     *,
     logits: bool = True,
-    on_unsupported: OnUnsupported = "warn",
+    on_unsupported: OnUnsupported = DEFAULT_POLICY,
     activations: Activations = "relu",
     stacklevel: int = 2,
     precision: str | None = None,
@@ -262,10 +286,19 @@ def rewrite_for(
     _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     activations = _check_activations(activations)
     policy = None if precision is None else precision_lib.policy(precision)
-    report = RewriteReport(rule=rules[0], activations=activations)
+    relevance = rules_lib.relevance_rules(rules)  # LRP / DeepLIFT: spans after the linear layers
+    names = tuple(rules_lib.canonical_name(rule) for rule in rules)
+    report = RewriteReport(rule=names[0], activations=activations)
+    rewriter = _Rewriter(names[0], report, activations, policy)
+    if relevance:
+        rewriter.relevance = relevance_layers.Spans(relevance.get(names[0]))
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
-        new_model = _Rewriter(rules[0], report, activations, policy).model(model, logits=logits)
-    _warn_about(report, rules, on_unsupported, stacklevel + 1)
+        new_model = rewriter.model(model, logits=logits)
+    # A relevance rule's map differs from saliency without ReLUs too; its layers are checked below.
+    _warn_about(report, tuple(n for n in names if n not in relevance), on_unsupported, stacklevel + 1)
+    if relevance:
+        policy = "error" if isinstance(on_unsupported, _DefaultPolicy) else on_unsupported
+        relevance_layers.check_covered(rewriter.relevance, tuple(relevance), policy, stacklevel + 1)
     new_model.kerasviz_report = report
     return new_model
 
@@ -360,10 +393,13 @@ class _Rewriter:
         self.all_activations = activations == "all"
         self._clones: dict[int, object] = {}
         self._after: dict[int, keras.layers.Layer] = {}
+        self.relevance: relevance_layers.Spans | None = None  # set when a relevance rule is asked for
 
     # -- models -------------------------------------------------------------
     def model(self, model: keras.Model, *, logits: bool) -> keras.Model:
         check_model(model)
+        if self.relevance is not None:
+            self.relevance.prepare(model)
         if isinstance(model, keras.Sequential):
             return self._sequential(model, logits=logits)
         return self._functional(model, logits=logits)
@@ -391,10 +427,14 @@ class _Rewriter:
     # -- layers -------------------------------------------------------------
     def _call(self, layer, *args, **kwargs):
         outputs = layer(*args, **kwargs)
+        if self.relevance is not None:
+            outputs = self.relevance.after_call(layer, args, outputs)
         after = self._after.get(id(layer))
         if after is not None:
             _release_shared_weights(layer)
-            outputs = after(outputs)
+            split, outputs = outputs, after(outputs)
+            if self.relevance is not None:
+                outputs = self.relevance.after_call(after, (split,), outputs)
         return outputs
 
     def _clone(self, layer, *, final: bool):
@@ -403,6 +443,8 @@ class _Rewriter:
             if self.policy is not None:
                 replacement = self._in_policy(layer, replacement)
             self._clones[id(layer)] = replacement
+            if self.relevance is not None:
+                self.relevance.cloned(layer, replacement)
         return self._clones[id(layer)]
 
     def _in_policy(self, layer, replacement):
@@ -430,7 +472,8 @@ class _Rewriter:
         self.report.replaced[kind] += 1
         dtype = getattr(source, "dtype_policy", None)
         name = name or (source.name if isinstance(source, keras.layers.Layer) else None)
-        return rules_lib.RuleReLU(self.rule, dtype=dtype, name=name, **options)
+        rule = "saliency" if self.relevance is not None else self.rule  # relevance rules come by override
+        return rules_lib.RuleReLU(rule, dtype=dtype, name=name, **options)
 
     def _replacement(self, layer, final: bool):
         if isinstance(layer, keras.Model):
@@ -519,7 +562,7 @@ class _Rewriter:
         """A `RuleActivation` standing for `source`'s elementwise activation."""
         self.report.other_replaced[kind] += 1
         return rules_lib.RuleActivation(
-            activation, self.rule, options=options,
+            activation, "saliency" if self.relevance is not None else self.rule, options=options,
             dtype=getattr(source, "dtype_policy", None), name=layer_name or source.name,
         )
 
@@ -760,7 +803,8 @@ class _Tap:
 
 def _split_off_from(layer) -> str | None:
     """The layer whose fused activation `layer` is, if the rewrite split it off."""
-    for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX)):
+    for kind, suffix in ((rules_lib.RuleReLU, _RELU_SUFFIX), (rules_lib.RuleActivation, _ACTIVATION_SUFFIX),
+                         (relevance_layers.RelevanceLayer, relevance_layers.SUFFIX)):
         if isinstance(layer, kind) and layer.name.endswith(suffix):
             return layer.name[: -len(suffix)]
     return None

@@ -41,7 +41,9 @@ import keras
 import tensorflow as tf
 
 from kerasviz import _compat
+from kerasviz import relevance as relevance_lib
 from kerasviz.errors import InvalidArgumentError, UnknownRuleError
+from kerasviz.relevance import LRP, DeepLift, RelevanceRule  # kv.rules.LRP, kv.rules.DeepLift
 
 RuleFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
@@ -81,10 +83,14 @@ def known_rules() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def _known_names_text() -> str:
+def _known_names_text(rule: object = None) -> str:
     names = ", ".join(repr(n) for n in _REGISTRY)
     aliases = ", ".join(repr(a) for a in _ALIASES)
-    return f"Known rules: {names} (aliases {aliases})"
+    text = f"Known rules: {names} (aliases {aliases})"
+    if isinstance(rule, str) and rule.lower().startswith(("lrp", "deep")):  # a relevance rule was meant
+        relevance = ", ".join(repr(n) for n in relevance_lib.NAMED)
+        text += f"; relevance rules {relevance}, or kv.rules.LRP(...) / kv.rules.DeepLift(...)"
+    return text
 
 
 def canonical_name(rule: str) -> str:
@@ -105,15 +111,17 @@ def canonical_name(rule: str) -> str:
     kv.rules.canonical_name("gbp")  # "guided"
     ```
     """
+    if isinstance(rule, RelevanceRule):
+        return rule.name
     if not isinstance(rule, str):
         raise UnknownRuleError(
             f"A rule is named by a string. {_known_names_text()}. "
             f"Received: rule={rule!r}"
         )
     name = _ALIASES.get(rule.lower(), rule.lower())
-    if name not in _REGISTRY:
+    if name not in _REGISTRY and name not in relevance_lib.NAMED:
         raise UnknownRuleError(
-            f"Unknown rule {rule!r}. {_known_names_text()}. "
+            f"Unknown rule {rule!r}. {_known_names_text(rule)}. "
             f"Received: rule={rule!r}"
         )
     return name
@@ -139,7 +147,7 @@ def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[st
     kv.rules.canonical_names(("gbp", "guided", "vanilla"))  # ("guided", "saliency")
     ```
     """
-    if isinstance(rules, str):
+    if isinstance(rules, (str, RelevanceRule)):
         rules = (rules,)
     given = rules
     try:
@@ -158,8 +166,12 @@ def canonical_names(rules: str | Iterable[str], name: str = "rules") -> tuple[st
 
 
 def get_rule(rule: str) -> RuleFunction:
-    """The backward function `fn(grad, derivative)` registered as `rule`."""
-    return _REGISTRY[canonical_name(rule)]
+    """The backward function `fn(grad, derivative)` registered as `rule`.
+
+    Relevance rules pass the gradient at a ReLU (their work is at the linear
+    layers), so for them it is the saliency function.
+    """
+    return _REGISTRY.get(canonical_name(rule), _saliency)
 
 
 def register(name: str, fn: RuleFunction, *, overwrite: bool = False) -> None:
@@ -222,7 +234,7 @@ def unregister(name: str) -> None:
     ```
     """
     key = canonical_name(name)
-    if key in RULES:
+    if key in RULES or key not in _REGISTRY:
         raise InvalidArgumentError(
             f"Built-in rules cannot be removed; register a rule under another name "
             f"instead. Received: name={name!r}"
@@ -230,11 +242,31 @@ def unregister(name: str) -> None:
     del _REGISTRY[key]
 
 
+def relevance_rules(rules: str | RelevanceRule | Iterable) -> dict[str, RelevanceRule]:
+    """`{name: rule object}` of the relevance rules among `rules` (named ones and objects).
+
+    Example:
+
+    ```python
+    kv.rules.relevance_rules(("saliency", "lrp-epsilon"))  # {"lrp-epsilon": LRP(dense='epsilon', ...)}
+    ```
+    """
+    if isinstance(rules, (str, RelevanceRule)):
+        rules = (rules,)
+    found = {}
+    for rule in rules:
+        if isinstance(rule, RelevanceRule):
+            found.setdefault(rule.name, rule)
+        elif isinstance(rule, str) and canonical_name(rule) in relevance_lib.NAMED:
+            found.setdefault(canonical_name(rule), relevance_lib.named(canonical_name(rule)))
+    return found
+
+
 _override = threading.local()
 
 
 @contextlib.contextmanager
-def backward_rule(rule: str) -> Iterator[str]:
+def backward_rule(rule: str | RelevanceRule) -> Iterator[str]:
     """Make every `RuleReLU` use `rule` for gradients taken inside the block.
 
     The rule is read when the backward pass is built, so one recorded forward
@@ -254,17 +286,27 @@ def backward_rule(rule: str) -> Iterator[str]:
     ```
     """
     name = canonical_name(rule)
-    previous = getattr(_override, "rule", None)
+    previous = getattr(_override, "rule", None), getattr(_override, "relevance", None)
     _override.rule = name
+    _override.relevance = rule if isinstance(rule, RelevanceRule) else relevance_lib.named(name)
     try:
         yield name
     finally:
-        _override.rule = previous
+        _override.rule, _override.relevance = previous
 
 
 def active_override() -> str | None:
     """The rule set by an enclosing `backward_rule` block, if any."""
     return getattr(_override, "rule", None)
+
+
+def active_relevance(default: str | RelevanceRule | None = None) -> RelevanceRule | None:
+    """The relevance rule in force: the enclosing `backward_rule`'s, else `default`'s, else `None`."""
+    if active_override() is not None:
+        return getattr(_override, "relevance", None)
+    if isinstance(default, RelevanceRule):
+        return default
+    return relevance_lib.named(default) if isinstance(default, str) else None
 
 
 def custom_gradient_entries() -> set[str]:
@@ -327,6 +369,7 @@ def rule_relu(
     max_value: float | None = None,
     negative_slope: float = 0.0,
     threshold: float = 0.0,
+    reference_key: int | None = None,
 ) -> tf.Tensor:
     """A ReLU whose gradient follows `rule` (or an enclosing `backward_rule`).
 
@@ -336,6 +379,9 @@ def rule_relu(
         max_value: saturation value (6 for ReLU6). Defaults to `None`.
         negative_slope: slope below the threshold (leaky ReLU). Defaults to 0.
         threshold: the kink. Defaults to 0.
+        reference_key: the calling layer's id, under which DeepLIFT notes
+            the baseline's values (`kerasviz.relevance.reference`). Defaults
+            to `None` (no DeepLIFT reference).
 
     Returns:
         `keras.activations.relu(z, ...)`, with the rule's gradient.
@@ -346,10 +392,16 @@ def rule_relu(
     @tf.custom_gradient
     def _forward(x):
         out = keras.activations.relu(x, **options)
+        baseline = relevance_lib.reference(reference_key, x, out) if reference_key is not None else {}
 
         def _backward(grad):
-            fn = _REGISTRY[active_override() or default_rule]
             derivative = tf.cast(relu_derivative(x, **options), grad.dtype)
+            relevance = active_relevance(default_rule)
+            if relevance is not None:  # LRP passes relevance through (the gradient); DeepLIFT rescales
+                if isinstance(relevance, DeepLift) and relevance.name in baseline:
+                    return relevance_lib.deeplift_relu(grad, derivative, x, out, *baseline[relevance.name])
+                return grad * derivative
+            fn = _REGISTRY[active_override() or default_rule]
             return fn(grad, derivative)
 
         return out, _backward
@@ -402,6 +454,7 @@ class RuleReLU(keras.layers.Layer):
             max_value=self.max_value,
             negative_slope=self.negative_slope,
             threshold=self.threshold,
+            reference_key=id(self),
         )
 
     def compute_output_shape(self, input_shape):
@@ -476,13 +529,15 @@ def rule_activation(
         out = activation(x)
 
         def _backward(grad):
-            fn = _REGISTRY[active_override() or default_rule]
+            fn = _REGISTRY.get(active_override() or default_rule, _saliency)
             with tf.GradientTape() as tape:
                 tape.watch(x)
                 y = activation(x)
             derivative = tape.gradient(y, x)  # elementwise: the sum's gradient is f'(x)
             if derivative is None:
                 derivative = tf.zeros_like(x)
+            if active_relevance(default_rule) is not None:  # no relevance rule covers it: the gradient
+                return grad * tf.cast(derivative, grad.dtype)
             return fn(grad, tf.cast(derivative, grad.dtype))
 
         return out, _backward

@@ -19,7 +19,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -29,10 +29,11 @@ from tqdm.auto import tqdm
 from kerasviz import _compat, _validation
 from kerasviz import methods as methods_lib
 from kerasviz import precision as precision_lib
+from kerasviz import relevance as relevance_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import Activations, OnUnsupported, check_model, rewrite_for, tap
+from kerasviz.rewrite import DEFAULT_POLICY, Activations, OnUnsupported, check_model, rewrite_for, tap
 
 Maps = dict[str, np.ndarray]
 _TIES = "kerasviz_ties"  # the compiled function's count of argmax ties, beside the maps
@@ -45,7 +46,9 @@ class Visualizer:
         model: a built Functional or Sequential Keras model with one input.
             It is never modified; the visualizer follows its weights as they
             change (e.g. during training).
-        rules: rule names or aliases. Defaults to `kv.RULES`.
+        rules: rule names or aliases, and relevance rules: LRP composites
+            (`"lrp-epsilon-plus-flat"`...), `"deeplift"`, or `kv.rules.LRP` /
+            `kv.rules.DeepLift` objects (keyed by their `name`). Defaults to `kv.RULES`.
         output: which output to explain (index or layer name) when the model
             has several. Defaults to `None` (the only one).
         preprocess: a function applied to the images inside the gradient
@@ -54,7 +57,9 @@ class Visualizer:
         logits: explain pre-softmax logits (a final softmax is removed).
             Defaults to `True`.
         on_unsupported: `"error"`, `"warn"` or `"keep"` for non-ReLU
-            activations (see `kv.rewrite`). Defaults to `"warn"`.
+            activations, and for layers no relevance rule covers (see
+            `kv.rewrite`: there the default refuses them, an explicit `"warn"`
+            warns). Defaults to `"warn"`.
         activations: `"relu"` (the rules act at ReLUs, the paper's
             definition) or `"all"` (at every elementwise activation too: swish,
             GELU, tanh...; see `kv.rewrite`). Defaults to `"relu"`.
@@ -95,15 +100,17 @@ class Visualizer:
         output: int | str | None = None,
         preprocess: Callable | None = None,
         logits: bool = True,
-        on_unsupported: OnUnsupported = "warn",
+        on_unsupported: OnUnsupported = DEFAULT_POLICY,
         batch_size: int = 32,
         seed: int = 0,
         jit_compile: bool = False,
         activations: Activations = "relu",
         precision: str = "float32",
     ):
+        rules = tuple(rules) if isinstance(rules, Iterator) else rules
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         self.precision = precision_lib.check(precision)
+        self._relevance = rules_lib.relevance_rules(rules)  # {name: LRP / DeepLift object}
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
@@ -117,7 +124,7 @@ class Visualizer:
                 f"and closes over the other inputs. Received: model={model.name!r}"
             )
         self.model = rewrite_for(
-            model, self.rules, logits=logits, on_unsupported=on_unsupported,
+            model, self.rule_objects, logits=logits, on_unsupported=on_unsupported,
             activations=activations, stacklevel=3, precision=precision,
         )
         if precision != "float32":
@@ -133,6 +140,11 @@ class Visualizer:
         #: images of the last call with a tie at the top of their reduced-precision
         #: logits, for targets that read the prediction (always 0 in float32).
         self.ties = 0
+
+    @property
+    def rule_objects(self) -> tuple:
+        """The rules as `kv.rules.backward_rule` takes them: names, and `LRP` / `DeepLift` objects."""
+        return tuple(self._relevance.get(rule, rule) for rule in self.rules)
 
     @property
     def report(self):
@@ -191,6 +203,7 @@ class Visualizer:
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
         images = _validation.image_batch(images, self.input_shape)
         method = methods_lib.resolve(method)
+        relevance_lib.check_method(method, self._relevance)
         target = self._target(target, labels)
         num_samples = images.shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
@@ -342,7 +355,9 @@ class Visualizer:
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
         def compute(x, aux):
-            with tf.GradientTape(persistent=persistent) as tape:
+            baselines = relevance_lib.baseline_passes(  # DeepLIFT's reference values
+                self._relevance, lambda x0: self._forward(x0, target.layer, cam_layer), x)
+            with tf.GradientTape(persistent=persistent) as tape, relevance_lib.replaying(baselines):
                 tape.watch(x)
                 outputs, activations = self._forward(x, target.layer, cam_layer)
                 scores = target.scores(outputs, aux)
@@ -363,7 +378,7 @@ class Visualizer:
                 images, three rules: 11.8 s instead of 15.0 s).
                 """
                 sources = [computed if source is activations else source for source in sources]
-                with rules_lib.backward_rule(rule), tf.control_dependencies(done[-1:]):
+                with rules_lib.backward_rule(self._relevance.get(rule, rule)), tf.control_dependencies(done[-1:]):
                     if vectorized:
                         result = [tape.batch_jacobian(scores, source) for source in sources]
                     else:

@@ -32,8 +32,10 @@ LAYERS: dict[str, int] = {
     # the precisions maps are computed in: names, checks, a speed probe (TensorFlow on use)
     "kerasviz.precision": 2,
     # the backward rules, and what is built on them
+    "kerasviz.relevance": 3,
     "kerasviz.rules": 3,
     "kerasviz.layers": 4,
+    "kerasviz.relevance_layers": 4,
     "kerasviz.methods": 4,
     "kerasviz.rewrite": 4,
     "kerasviz.targets": 4,

@@ -205,6 +205,16 @@ def test_trust_table(tmp_path):
         assert results["guided"]["verdict"] == "mostly image recovery", key
         guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
         assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
+        # The relevance rules' table (--smoke: the Fashion-MNIST net only), saliency as the baseline.
+        if key != "fashion_cnn":
+            continue
+        relevance = network["relevance"]["rules"]
+        assert set(relevance) == {"saliency", "lrp-zplus", "deeplift"}
+        assert_png(tmp_path / "sanity_fashion_cnn_relevance.png", 20)
+        for label, result in relevance.items():
+            if result["rule"] != "saliency":
+                assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+                assert f"| {result['verdict']} |" in (tmp_path / "trust_table_relevance.md").read_text(), label
 
 
 def test_view_fashion(tmp_path):

@@ -514,13 +514,19 @@ def sanity_check(
     happens in a copy (two copies are made in all, and one `kv.Visualizer`
     per copy compiles once).
 
+    A relevance map (LRP, DeepLIFT) sums to its score, so it carries the
+    score's sign; each is multiplied by the sign of its class's logit (on the
+    model it was taken on) before these comparisons, which then measure
+    where the relevance goes, as for gradient maps.
+
     Args:
         model: a built Functional or Sequential Keras model taking images
             `(N, H, W, C)` and returning (logits or softmax) scores of at least
             2 classes.
         images: `(N, H, W, C)` images as the model (or `preprocess`) takes
             them. 4–16 images are plenty.
-        rules: rule names or aliases. Defaults to `kv.RULES`.
+        rules: rule names or aliases, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`, `kv.rules.LRP(...)`...). Defaults to `kv.RULES`.
         methods: `kv.methods` methods (or their names, e.g.
             `["gradient", "smoothgrad", "gradcam"]`): every (method, rule)
             pair is scored. Each check runs the method as it is (noisy copies
@@ -579,6 +585,7 @@ def sanity_check(
         Maps of 2 or 3 images give noisy scores; the SSIM of maps smaller
         than 7×7 pixels is not meaningful.
     """
+    rules = rules if isinstance(rules, (str, rules_lib.RelevanceRule)) else tuple(rules)
     rule_names = rules_lib.canonical_names(rules)
     method_list = _methods(methods)
     num_random_classes = _validation.positive_int(num_random_classes, "num_random_classes")
@@ -586,7 +593,7 @@ def sanity_check(
     init = _validation.one_of(init, "init", ("keras", "paper"))
     seed = _validation.seed(seed, non_negative=True)
 
-    viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
+    viz = Visualizer(model, rules, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
     if len(viz.input_shape) != 4:
         raise UnsupportedModelError(
             "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
@@ -622,11 +629,14 @@ def sanity_check(
     original: dict[str, np.ndarray] = {}
     class_scores = {}
     recoveries = {}
+    relevance = rules_lib.relevance_rules(viz.rule_objects)
     for method in method_list:
         per_class = viz(images, target=classes, method=method, progress=False)
         for rule, maps in per_class.items():
             label = _label(method.name, rule)
             maps = _as_maps(maps)
+            if rule in relevance:
+                maps = _signed(maps, np.take_along_axis(logits, classes, axis=1))
             original[label] = maps[:, 0]
             pairs = [
                 metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)
@@ -667,7 +677,8 @@ def sanity_check(
         baseline = partial.get(_label(result.method, "saliency"))
         reference = None if rule == "saliency" else baseline
         said = verdict(result, reference)
-        if rule != "saliency" and viz.report.identical_to_saliency:
+        relevance = rule in rules_lib.relevance_rules(viz.rule_objects)  # differs from saliency without ReLUs
+        if rule != "saliency" and viz.report.identical_to_saliency and not relevance:
             said = NO_RELU_VERDICT
         results[label] = dataclasses.replace(result, verdict=said)
     return SanityReport(
@@ -713,6 +724,17 @@ def _image_like(image: np.ndarray, m: np.ndarray) -> np.ndarray:
     return image.mean(axis=-1, keepdims=True) if m.shape[-1] != image.shape[-1] else image
 
 
+def _signed(maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Relevance maps times the sign of their scores `(N,)` or `(N, K)`.
+
+    A relevance map carries its score's sign (it sums to the score): maps of
+    a negative and a positive logit are mirror images even when they point at
+    the same pixels. Without the sign, the comparisons measure where the
+    relevance goes, as they do for gradient maps.
+    """
+    return maps * np.sign(scores).reshape(scores.shape + (1,) * (maps.ndim - scores.ndim)).astype(maps.dtype)
+
+
 def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list):
     """The cascading-randomization curves `{label: [CascadeStep, ...]}`, and the M6 maps.
 
@@ -726,17 +748,25 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
         warnings.simplefilter("ignore")
         copy_viz = Visualizer(
-            copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
+            copy, viz.rule_objects, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
         )
     curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
+    relevance = rules_lib.relevance_rules(viz.rule_objects)
+    rows = np.arange(len(images))
+
+    def signed(rule, maps, x):
+        if rule not in relevance:
+            return maps
+        return _signed(maps, copy_viz.predict(x)[rows, predicted])
 
     def measure(layer_name: str) -> None:
         for method in method_list:
             maps = copy_viz(images, target=predicted, method=method, progress=False)
             for rule in viz.rules:
                 label = _label(method.name, rule)
-                sims = [metrics.map_similarity(a, b) for a, b in zip(original[label], _as_maps(maps[rule][:, None])[:, 0])]
+                randomized_maps = signed(rule, _as_maps(maps[rule][:, None])[:, 0], images)
+                sims = [metrics.map_similarity(a, b) for a, b in zip(original[label], randomized_maps)]
                 curves[label].append(
                     CascadeStep(
                         layer=layer_name,
@@ -752,8 +782,11 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     if len(images) > 1:
         shifted = {}
         for method in method_list:
-            maps = copy_viz(np.roll(images, 1, axis=0), target=predicted, method=method, progress=False)
-            shifted.update({_label(method.name, rule): _as_maps(m[:, None])[:, 0] for rule, m in maps.items()})
+            rolled = np.roll(images, 1, axis=0)
+            maps = copy_viz(rolled, target=predicted, method=method, progress=False)
+            shifted.update({
+                _label(method.name, rule): signed(rule, _as_maps(m[:, None])[:, 0], rolled) for rule, m in maps.items()
+            })
     for index in tqdm(order, desc="kerasviz sanity", unit="layer", disable=not progress):
         copy_layers[index].set_weights(random_layers[index].get_weights())
         done.append(all_layers[index])
