@@ -82,9 +82,12 @@ def explain_dataset(
         preprocess: a function applied inside the gradient computation, as
             for `Visualizer`. Part of the settings by its module and name.
             Defaults to `None`.
-        dtype: the maps' stored dtype, `"float16"` (half the disk, about 3
-            significant digits, magnitudes up to 65504) or `"float32"`.
-            Defaults to `"float16"`.
+        dtype: the maps' stored dtype: `"float16"` (half the disk; each map
+            is divided by its largest |value|, kept as a float32 scale, so
+            every finite map comes back within 2**-11 of its largest value
+            from 1e-30 to 1e30) or `"float32"` (exact). A map that cannot
+            be stored faithfully (Inf or NaN from the model) makes its row
+            `"error: <why>"`. Defaults to `"float16"`.
         on_error: `"raise"` stops at the first unreadable input with an
             error naming it (the chunks before it are kept); `"skip"` writes
             its row with status `"error: <reason>"` and NaN maps, and goes
@@ -168,7 +171,7 @@ def explain_dataset(
     if activations is not None:
         visualizer_kwargs["activations"] = activations
     explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
-                               has_labels=data.has_labels, dtype=dtype, on_error=on_error,
+                               has_labels=data.has_labels, on_error=on_error,
                                source_kind=data.kind, **visualizer_kwargs)
     settings = {
         "model": model_identity(model),
@@ -201,7 +204,7 @@ def explain_dataset(
             from kerasviz.datasets.ray_engine import run_ray
 
             run_ray(model, data, writer, ranges, rules=explainer.rules, target=explainer.target,
-                    method=method, dtype=dtype, on_error=on_error, workers=workers,
+                    method=method, on_error=on_error, workers=workers,
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
     return open_maps(path, storage_options=storage_options)

@@ -57,7 +57,7 @@ from kerasviz.errors import InvalidArgumentError, KerasvizError
 
 
 def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange], *, rules, target,
-            method, dtype: str, on_error: str, workers: int | None, num_gpus: float | None,
+            method, on_error: str, workers: int | None, num_gpus: float | None,
             ray_address: str | None, progress: bool = True, storage_options: dict | None = None,
             **visualizer_kwargs) -> int:
     """Explain and write the chunks `ranges` on Ray actors; returns how many inputs were explained.
@@ -89,7 +89,7 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         actor_kwargs = dict(
             model=ray.put(pickle.dumps(model)), source=ray.put(source), path=writer.path,
             storage_options=storage_options, rules=rules, target=target, method=method,
-            dtype=dtype, on_error=on_error, visualizer_kwargs=visualizer_kwargs,
+            on_error=on_error, visualizer_kwargs=visualizer_kwargs,
         )
         items = [{"chunk": k, "start": start, "stop": stop} for k, start, stop in ranges]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
@@ -179,13 +179,12 @@ class ChunkActor:
         rules: rule names.
         target: the checked target.
         method: the method or `None`.
-        dtype: the stored dtype.
         on_error: `"raise"` or `"skip"`.
         visualizer_kwargs: the Visualizer's keyword arguments.
     """
 
-    def __init__(self, *, model, source, path, storage_options, rules, target, method, dtype,
-                 on_error, visualizer_kwargs):
+    def __init__(self, *, model, source, path, storage_options, rules, target, method, on_error,
+                 visualizer_kwargs):
         import ray
 
         from kerasviz.datasets.explainer import ChunkExplainer
@@ -197,7 +196,7 @@ class ChunkActor:
         self.source = ray.get(source) if isinstance(source, ray.ObjectRef) else source
         self.explainer = ChunkExplainer(
             model, rules, target=target, method=method, has_labels=self.source.has_labels,
-            dtype=dtype, on_error=on_error, source_kind=self.source.kind, **visualizer_kwargs,
+            on_error=on_error, source_kind=self.source.kind, **visualizer_kwargs,
         )
         self.writer = StoreWriter.attach(path, storage_options=storage_options)
         self.name = f"{socket.gethostname()}:{os.getpid()}"

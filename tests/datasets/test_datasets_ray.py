@@ -74,7 +74,7 @@ def test_an_actor_reports_a_bad_file_and_the_driver_raises_it(model, photo_dir, 
     source = resolve_source(str(folder), size=(32, 32), channels=3)
     actor = ray_engine.ChunkActor(
         model=pickle.dumps(model), source=source, path=path, storage_options=None, rules=RULES,
-        target=kv.targets.MaxLogit(), method=None, dtype="float16", on_error="raise",
+        target=kv.targets.MaxLogit(), method=None, on_error="raise",
         visualizer_kwargs={"batch_size": 1},
     )
     report = actor({"chunk": np.array([1]), "start": np.array([1]), "stop": np.array([2])})
