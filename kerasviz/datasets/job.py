@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from kerasviz import _validation
 from kerasviz import rules as rules_lib
+from kerasviz.datasets.fingerprint import fingerprint
 from kerasviz.datasets.store import DTYPES, MapStore, model_identity, open_maps, stable_repr
 from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
 
@@ -80,8 +81,11 @@ def explain_dataset(
             (center crop to the aspect ratio, then bilinear resize). Defaults
             to `None` (the model's input size).
         preprocess: a function applied inside the gradient computation, as
-            for `Visualizer`. Part of the settings by its module and name.
-            Defaults to `None`.
+            for `Visualizer`. Part of the settings by its name and a hash of
+            its code, constants, defaults, closure values and the globals
+            it reads (lambdas too), so a changed preprocess is refused on
+            resume; a function whose content cannot be hashed is refused
+            with the reason. Defaults to `None`.
         dtype: the maps' stored dtype: `"float16"` (half the disk; each map
             is divided by its largest |value|, kept as a float32 scale, so
             every finite map comes back within 2**-11 of its largest value
@@ -153,6 +157,7 @@ def explain_dataset(
     _validation.one_of(on_error, "on_error", ON_ERROR, what="on_error choice")
     _validation.one_of(engine, "engine", ENGINES, what="engine")
     workers = _validation.positive_int(workers, "workers", allow_none=True)
+    preprocess_id = fingerprint(preprocess)  # refuses, before any work, one it cannot tell apart
     if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
         raise UnsupportedModelError(
             "explain_dataset takes a keras.Model with one image input. "
@@ -182,7 +187,7 @@ def explain_dataset(
         "image_size": list(size),
         "dtype": dtype,
         "batch_size": batch_size,
-        "preprocess": stable_repr(preprocess),
+        "preprocess": preprocess_id,
         "output": explainer.viz.output_index,
         "logits": bool(logits),
         "activations": activations or "relu",
