@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from kerasviz import _validation
-from kerasviz import rules as rules_lib
+from kerasviz import _validation, names
 from kerasviz.datasets.fingerprint import fingerprint
 from kerasviz.datasets.store import DTYPES, MapStore, model_identity, open_maps, stable_repr
 from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
@@ -26,7 +25,7 @@ def explain_dataset(
     model,
     source,
     store: str | os.PathLike,
-    rules: Iterable[str] = rules_lib.RULES,
+    rules: Iterable[str] = names.RULE_NAMES,
     target="max",
     method=None,
     *,
@@ -145,6 +144,7 @@ def explain_dataset(
     """
     import keras
 
+    from kerasviz import rules as rules_lib  # here: importing this module loads no TensorFlow (the CLI's checks)
     from kerasviz.datasets.explainer import ChunkExplainer
     from kerasviz.datasets.lock import JobLock
     from kerasviz.datasets.sources import iter_ranges, resolve_source
