@@ -580,23 +580,31 @@ def _one_line_warnings(enabled: bool = True):
     """Inside the command only: each Python warning as one line, `kerasviz: <Category>: <message>`.
 
     Python's default format adds the file, line number and the source line
-    that warned, which mean nothing to a command-line user. Only
-    `warnings.formatwarning` is replaced (whoever records warnings still
-    gets them), and the previous one is put back on the way out.
+    that warned, which mean nothing to a command-line user. The format is
+    replaced (`warnings.formatwarning`), and, when nobody records warnings,
+    so is the printing, through tqdm so that a line never lands inside a
+    progress bar. Both are put back on the way out.
     """
     if not enabled:
         yield
         return
-    previous = warnings.formatwarning
+    from tqdm.auto import tqdm
+
+    previous = warnings.formatwarning, warnings.showwarning
 
     def one_line(message, category, filename, lineno, line=None):
         return f"kerasviz: {category.__name__}: {' '.join(str(message).split())}\n"
 
+    def show(message, category, filename, lineno, file=None, line=None):
+        tqdm.write(one_line(message, category, filename, lineno).rstrip("\n"), file=file or sys.stderr)
+
     warnings.formatwarning = one_line
+    if warnings.showwarning is getattr(warnings, "_showwarning_orig", None):  # the default: nobody records
+        warnings.showwarning = show
     try:
         yield
     finally:
-        warnings.formatwarning = previous
+        warnings.formatwarning, warnings.showwarning = previous
 
 
 if __name__ == "__main__":
