@@ -103,8 +103,9 @@ def explain_dataset(
             has GPUs, else 0).
         ray_address: the address of a running Ray cluster (`"auto"`,
             `"ray://head:10001"`). Defaults to `None`: use the Ray instance
-            this process already started, else start a local one for the
-            job.
+            this process already started, else the cluster the `RAY_ADDRESS`
+            environment variable names, else start a local Ray of the job's
+            own (never one that happens to run on the machine).
         restart: delete the store's content and start over, instead of
             resuming. Defaults to `False`.
         output: which output to explain for models with several. Defaults

@@ -29,10 +29,14 @@ How the pieces reach the workers:
   on a shared file system (NFS) or an object store URL (`s3://...`).
 
 `ray_address=None` uses the Ray instance this process already started, else
-`ray.init()` starts a local one (or joins the cluster `RAY_ADDRESS` names)
-and shuts it down at the end; `ray_address="auto"` or `"ray://head:10001"`
-joins a running cluster (`ray start --head` on one machine,
-`ray start --address=<head>:6379` on the others).
+joins the cluster the `RAY_ADDRESS` environment variable names, else starts
+a local Ray of its own (`ray.init(address="local")`, never a cluster that
+happens to run on the machine) and shuts it down at the end;
+`ray_address="auto"` or `"ray://head:10001"` joins a running cluster
+(`ray start --head` on one machine, `ray start --address=<head>:6379` on
+the others). File paths are made absolute on the driver before they are
+shipped; a file a worker cannot find is reported as "not found on worker
+<host>".
 
 Example:
 
@@ -76,7 +80,7 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         return 0
     started = not ray.is_initialized()
     if started:
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address(ray_address), include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     bars_before = context.enable_progress_bars
     context.enable_progress_bars = False  # ours count images per worker
@@ -102,6 +106,15 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         context.enable_progress_bars = bars_before
         if started:
             ray.shutdown()
+
+
+def address(ray_address: str | None) -> str:
+    """Where the job's Ray runs: `ray_address`, else `RAY_ADDRESS`, else `"local"` (a new local Ray).
+
+    Never `None`: `ray.init(address=None)` would join whatever Ray cluster
+    already runs on this machine (another user's, another environment's).
+    """
+    return ray_address or os.environ.get("RAY_ADDRESS") or "local"
 
 
 def check(source: Source) -> None:
@@ -194,6 +207,7 @@ class ChunkActor:
             _register_kerasviz_layers()
             model = pickle.loads(model)
         self.source = ray.get(source) if isinstance(source, ray.ObjectRef) else source
+        self.source.node = socket.gethostname()  # named when one of its files is missing here
         self.explainer = ChunkExplainer(
             model, rules, target=target, method=method, has_labels=self.source.has_labels,
             on_error=on_error, source_kind=self.source.kind, **visualizer_kwargs,
