@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     # entry points
     "kerasviz.callbacks": 10,
     "kerasviz.cli": 10,
+    "kerasviz.cli_checks": 10,
     "kerasviz.__main__": 10,
     "kerasviz": 10,
 }

@@ -4,7 +4,7 @@ One test per block, in page order. The blocks of a page share one Python
 namespace and one temporary working directory, so a block may use what the
 page's earlier blocks defined or wrote; nothing is shared between pages.
 The working directory holds what the pages name as the reader's own files:
-`photos/` (four sample photos as PNG), `cat.jpg`, `dog.png`, `img.png`, and
+`photos/` (four sample photos as JPEG), `cat.jpg`, `dog.png`, `img.png`, and
 `my.keras` / `my_model.keras` (a tiny ReLU CNN); `examples/` links to the
 repository's.
 
@@ -85,13 +85,13 @@ def _reader_files(folder: Path) -> None:
     photos.mkdir()
     images = kv.data.sample_images(size=64)
     for name, image in zip(kv.data.SAMPLE_IMAGES, images):
-        Image.fromarray(image.astype(np.uint8)).save(photos / f"{name}.png")
+        Image.fromarray(image.astype(np.uint8)).save(photos / f"{name}.jpg")
     Image.fromarray(images[0].astype(np.uint8)).save(folder / "cat.jpg")
     Image.fromarray(images[1].astype(np.uint8)).save(folder / "dog.png")
     Image.fromarray(images[2].astype(np.uint8)).save(folder / "img.png")
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.MaxPooling2D(4), keras.layers.Flatten(), keras.layers.Dense(5)],
+                              keras.layers.MaxPooling2D(4), keras.layers.Flatten(), keras.layers.Dense(10)],
                              name="my_model")
     model.save(folder / "my.keras")
     shutil.copy(folder / "my.keras", folder / "my_model.keras")
