@@ -32,8 +32,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 __all__ = [
     "CAM_COLORMAP",
     "CLAIM_IDS",
@@ -123,6 +121,8 @@ def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
     kept = [float(v) for v in values if math.isfinite(float(v))]
     if not kept:
         return math.nan, math.nan, 0
+    import numpy as np  # here: the command's --help imports this module for its names, and no NumPy
+
     arr = np.asarray(kept, dtype=np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, int(arr.size)
 
