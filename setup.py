@@ -30,7 +30,7 @@ setup(
         "markdown",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "playwright"],
+        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "playwright", "xarray", "dask"],
         "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
     },

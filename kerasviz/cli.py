@@ -32,44 +32,29 @@ every image stream into a resumable Zarr store instead of a PNG grid.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from kerasviz import cli_checks
 from kerasviz.errors import FileReadError, KerasvizError
 from kerasviz.precision import PRECISIONS  # a tuple of names: imports no TensorFlow
 
 DEFAULT_OUT = "kerasviz-out"
 
-# Keras application models by command-line name: (constructor, preprocess module).
-_APPLICATIONS = {
-    "vgg19": ("VGG19", "vgg19"),
-    "resnet50": ("ResNet50", "resnet"),
-    "resnet50v2": ("ResNet50V2", "resnet_v2"),
-    "densenet121": ("DenseNet121", "densenet"),
-    "inceptionv3": ("InceptionV3", "inception_v3"),
-    "xception": ("Xception", "xception"),
-    "mobilenet": ("MobileNet", "mobilenet"),
-    "mobilenetv2": ("MobileNetV2", "mobilenet_v2"),
-}
-MODEL_NAMES = ("vgg16", "fashion_cnn", *_APPLICATIONS)
-
-# `kv.methods.NAMES`, spelled out so that building the parser loads no TensorFlow.
-METHOD_NAMES = ("gradient", "gradxinput", "smoothgrad", "squaregrad", "vargrad", "ig", "gradcam", "gradcampp",
-                "guided-gradcam")
-_SMOOTH = {"smoothgrad": "mean", "squaregrad": "square", "vargrad": "var"}
-# Each method option and the methods it belongs to.
-_METHOD_OPTIONS = {
-    "samples": tuple(_SMOOTH),
-    "noise": tuple(_SMOOTH),
-    "steps": ("ig",),
-    "layer": ("gradcam", "gradcampp", "guided-gradcam"),
-}
+# The names and checks that run before TensorFlow loads live in `cli_checks` (TF-free).
+_APPLICATIONS = cli_checks.APPLICATIONS
+_SMOOTH = cli_checks.SMOOTH
+MODEL_NAMES = cli_checks.MODEL_NAMES
+METHOD_NAMES = cli_checks.METHOD_NAMES
+is_dataset_job = cli_checks.is_dataset_job
 
 
 def _parse_target(text: str):
@@ -97,7 +82,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--weights", default=None,
-        help="random | imagenet | trained (fashion_cnn) | PATH.weights.h5 (named models only: a .keras "
+        help="random | imagenet | trained (fashion_cnn, fashion_vgg) | PATH.weights.h5 (named models only: a .keras "
              "file holds its own weights). Default: random",
     )
     parser.add_argument("--rules", nargs="+", default=["saliency", "deconvnet", "guided"],
@@ -105,8 +90,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=_parse_target, default="max",
                         help="max | random | loss | CLASS | C1,C2,... (one per image). Default: max")
     parser.add_argument("--size", nargs="+", default=None, metavar="SIZE",
-                        help="image size in pixels: one side (224), HxW (224x160) or H W (224 160). "
-                             "Default: the model's input size, else 224")
+                        help="image size in pixels: one side (224), HxW (224x160) or H W (224 160); named "
+                             "models with random weights are built at it. Default: the model's input size, else 224")
     parser.add_argument("--output", default=None,
                         help="the output to explain (index or layer name) for a model with several")
     parser.add_argument("--activations", choices=("relu", "all"), default="relu",
@@ -118,7 +103,7 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                              "kv.precision_report measures speed and fidelity). Default: float32")
     parser.add_argument("--scale", type=float, default=None,
                         help="multiply the pixels (0-255) by this factor before the model (default: "
-                             "1/255 for 1-channel models, else 1)")
+                             "1/255 for 1-channel models and fashion_vgg, else 1)")
     parser.add_argument("--normalize", default="minmax",
                         help="minmax | abs | diverging | percentile. Default: minmax")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder. Default: {DEFAULT_OUT}")
@@ -156,6 +141,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
                            "Default: raise")
     jobs.add_argument("--restart", action="store_true",
                       help="delete the store and start over instead of resuming")
+    jobs.add_argument("--verbose", action="store_true",
+                      help="show Ray's own log lines and full Python warnings (default: one line per warning)")
 
 
 REPRODUCE_DEFAULT_OUT = "kerasviz-reproduce"
@@ -244,6 +231,8 @@ class _Command(NamedTuple):
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    # checks that need no TensorFlow: `main` runs them before TensorFlow loads
+    check: Callable[[argparse.Namespace], object] | None = None
 
 
 # Every subcommand, in the order `kerasviz --help` lists them. Building the
@@ -258,6 +247,7 @@ _COMMANDS = {
         "weights, the paper's init), offline.",
         add_arguments=add_explain_arguments,
         run=_run_explain,
+        check=cli_checks.check_explain,
     ),
     "reproduce": _Command(
         help="run the paper's experiments E1–E7, check claims C1–C11, write REPORT.md + results.json + figures",
@@ -287,12 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, command in _COMMANDS.items():
         subparser = commands.add_parser(name, help=command.help, description=command.description)
         command.add_arguments(subparser)
-        subparser.set_defaults(run=command.run)
+        subparser.set_defaults(run=command.run, check=command.check)
     return parser
 
 
-def _load_named_model(name: str, weights: str, seed: int):
-    """A model by name, and the preprocess function maps must go through."""
+def _load_named_model(name: str, weights: str, seed: int, size: tuple[int, int] | None = None):
+    """A model by name (built at `size` when given: `cli_checks` checked it fits), and its preprocess."""
     import keras
 
     from kerasviz import zoo
@@ -302,17 +292,18 @@ def _load_named_model(name: str, weights: str, seed: int):
     weights_arg = None if weights == "random" else weights
     try:
         if name == "vgg16":
-            return zoo.vgg16(weights=weights_arg, seed=seed), None
-        if name == "fashion_cnn":
-            return zoo.fashion_cnn(weights=weights_arg, seed=seed), None
+            return zoo.vgg16(weights=weights_arg, seed=seed, input_shape=(*(size or (224, 224)), 3)), None
+        if name in cli_checks.FASHION_MODELS:
+            return getattr(zoo, name)(weights=weights_arg, seed=seed), None
     except WeightsUnavailableError as err:  # say it in the command's words
         message = re.sub(r"weights=None", "--weights random", str(err))
         message = re.sub(r"Received: weights=.*$", f"Received: --weights {weights}", message, flags=re.S)
         raise WeightsUnavailableError(message) from err
-    constructor, module = _APPLICATIONS[name]
+    constructor, module, _, _ = _APPLICATIONS[name]
     keras.utils.set_random_seed(seed)
+    shape = {} if size is None else {"input_shape": (*size, 3)}
     try:
-        model = getattr(keras.applications, constructor)(weights=weights_arg)
+        model = getattr(keras.applications, constructor)(weights=weights_arg, **shape)
     except Exception as err:  # noqa: BLE001 - a failed download or a bad file
         from kerasviz.errors import WeightsUnavailableError
 
@@ -324,15 +315,10 @@ def _load_named_model(name: str, weights: str, seed: int):
     return model, getattr(keras.applications, module).preprocess_input
 
 
-def _load_model(spec: str, weights: str, seed: int, unsafe: bool):
+def _load_model(spec: str, weights: str, seed: int, unsafe: bool, size: tuple[int, int] | None = None):
     if spec in MODEL_NAMES:
-        return _load_named_model(spec, weights, seed)
-    path = Path(spec)
-    if path.suffix != ".keras" or not path.is_file():
-        raise FileReadError(
-            f"--model is a model name ({', '.join(MODEL_NAMES)}) or an existing "
-            f".keras file. Received: --model {spec}"
-        )
+        return _load_named_model(spec, weights, seed, size)
+    path = Path(spec)  # an existing .keras file (`cli_checks` checked it)
     import keras
 
     from kerasviz import layers, rules  # noqa: F401  (register kerasviz's layers for load_model)
@@ -352,16 +338,9 @@ def build_method(args: argparse.Namespace):
             or a bad value (as the method's constructor says).
     """
     from kerasviz import methods
-    from kerasviz.errors import InvalidArgumentError
 
+    cli_checks.check_method_options(args)
     name = getattr(args, "method", None) or "gradient"
-    for option, users in _METHOD_OPTIONS.items():
-        value = getattr(args, option, None)
-        if value is not None and name not in users:
-            raise InvalidArgumentError(
-                f"--{option} is an option of --method {' | '.join(users)}. "
-                f"Received: --{option} {value} with --method {name}"
-            )
     if name in _SMOOTH:
         return methods.SmoothGrad(
             samples=16 if args.samples is None else args.samples,
@@ -384,10 +363,10 @@ def explain(args: argparse.Namespace) -> dict:
     import kerasviz as kv
     from kerasviz import data, render
 
-    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    requested = cli_checks.check_explain(args)  # before any work
     method = build_method(args)
     weights = args.weights or "random"
-    model, preprocess = _load_model(args.model, weights, args.seed, args.unsafe)
+    model, preprocess = _load_model(args.model, weights, args.seed, args.unsafe, requested)
     height, width = _image_size(model, requested, args.size)
     channels = model.inputs[0].shape[-1]
     if args.images:
@@ -405,6 +384,9 @@ def explain(args: argparse.Namespace) -> dict:
         factor = "1/255" if args.scale is None else f"{scale:g}"
         notes.append(f"1-channel model: the images are turned gray and scaled by {factor} to "
                      f"[0, {255 * scale:g}] (--scale sets the factor)")
+    elif scale is None and args.model in cli_checks.FASHION_MODELS:
+        scale = 1 / 255
+        notes.append(f"{args.model} takes images in [0, 1]: the pixels are scaled by 1/255 (--scale sets the factor)")
     elif scale is not None:
         notes.append(f"the images are scaled by {scale:g} to [0, {255 * scale:g}]")
     if scale is not None:
@@ -436,17 +418,6 @@ def explain(args: argparse.Namespace) -> dict:
     return summary
 
 
-def is_dataset_job(args: argparse.Namespace) -> bool:
-    """Whether `kerasviz explain` runs as a dataset job (a folder or glob, or `--out *.zarr`)."""
-    import glob
-
-    if str(args.out).rstrip("/").endswith(".zarr"):
-        return True
-    return len(args.images) == 1 and (
-        os.path.isdir(args.images[0]) or (glob.has_magic(args.images[0]) and not os.path.exists(args.images[0]))
-    )
-
-
 class _Scaled:
     """`images * scale`, then the model's own preprocess: a dataset job's `--scale` (a stable repr for its settings)."""
 
@@ -470,24 +441,28 @@ def explain_dataset(args: argparse.Namespace) -> dict:
     gradient computation, so the stored maps are per raw 0-255 pixel.
     """
     import kerasviz as kv
-    from kerasviz import render
 
-    if not args.images:
-        raise kv.errors.InvalidArgumentError(
-            "A dataset job needs images: a folder, a glob pattern or files. Received: no images"
-        )
-    requested = _check_explain_arguments(args, render.NORMALIZATIONS)  # before any work
+    requested = cli_checks.check_explain(args)  # before any work (also refuses a job without images)
     method = build_method(args)
-    model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe)
+    model, preprocess = _load_model(args.model, args.weights or "random", args.seed, args.unsafe, requested)
     size = _image_size(model, requested, args.size)
-    scale = args.scale if args.scale is not None else (1 / 255 if model.inputs[0].shape[-1] == 1 else None)
+    unit_range = model.inputs[0].shape[-1] == 1 or args.model in cli_checks.FASHION_MODELS
+    scale = args.scale if args.scale is not None else (1 / 255 if unit_range else None)
     if scale is not None:
         preprocess = _Scaled(scale, preprocess)
     output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
-    out = str(args.out).rstrip("/")
-    path = out if out.endswith(".zarr") else os.path.join(out, "maps.zarr")
+    path = cli_checks.store_path(args)
     source = args.images[0] if len(args.images) == 1 else list(args.images)
-    store = kv.explain_dataset(
+    quiet = args.engine == "ray" and not getattr(args, "verbose", False)
+    with _quiet_ray_logs() if quiet else contextlib.nullcontext():
+        store = _explain_dataset_job(kv, args, model, source, path, size, preprocess, method, output)
+    table = store.table
+    return {"store": path, "inputs": len(store), "rules": list(store.rules),
+            "errors": int((table["status"] != "ok").sum())}
+
+
+def _explain_dataset_job(kv, args, model, source, path, size, preprocess, method, output):
+    return kv.explain_dataset(
         model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
         image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
         engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
@@ -495,43 +470,26 @@ def explain_dataset(args: argparse.Namespace) -> dict:
         precision=getattr(args, "precision", "float32"),
         **({"method": method} if method is not None else {}),
     )
-    table = store.table
-    return {"store": path, "inputs": len(store), "rules": list(store.rules),
-            "errors": int((table["status"] != "ok").sum())}
 
 
-_SIZE_HELP = "--size is one side (224), HxW (224x160) or H W (224 160), in pixels"
+@contextlib.contextmanager
+def _quiet_ray_logs():
+    """Ray's own Python log lines off (its driver-side ERROR/WARNING notes), put back on the way out.
 
+    The job's errors still come through: they are raised as kerasviz errors,
+    not logged. `--verbose` leaves Ray's logging alone.
+    """
+    import logging
 
-def _check_explain_arguments(args: argparse.Namespace, normalizations) -> tuple[int, int] | None:
-    """Check what can be checked before loading anything; returns the `--size` asked for."""
-    from kerasviz.errors import InvalidArgumentError
-
-    if args.normalize not in normalizations:
-        raise InvalidArgumentError(
-            f"--normalize is one of {', '.join(normalizations)}. Received: --normalize {args.normalize}"
-        )
-    probe = os.path.abspath(args.out)
-    while not os.path.exists(probe) and os.path.dirname(probe) != probe:
-        probe = os.path.dirname(probe)
-    if os.path.exists(probe) and not os.path.isdir(probe):
-        raise InvalidArgumentError(
-            f"--out is the folder the maps go to, but {probe!r} is a file. Pass another "
-            f"path. Received: --out {args.out}"
-        )
-    if args.weights is not None and args.model not in MODEL_NAMES:
-        raise InvalidArgumentError(
-            f"--weights is for the named models ({', '.join(MODEL_NAMES)}); a .keras file "
-            f"holds its own weights. Received: --weights {args.weights} with --model {args.model}"
-        )
-    if args.size is None:
-        return None
-    parts = args.size[0].lower().split("x") if len(args.size) == 1 else list(args.size)
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidArgumentError(f"{_SIZE_HELP}. Received: --size {' '.join(args.size)}")
-    return int(parts[0]), int(parts[1])
+    loggers = [logging.getLogger(name) for name in ("ray", "ray.data")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _image_size(model, requested: tuple[int, int] | None, size_text) -> tuple[int, int]:
@@ -654,13 +612,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     `TF_CPP_MIN_LOG_LEVEL` is set (see `_start_tensorflow_quietly`).
     """
     args = build_parser().parse_args(argv)
-    if getattr(args, "needs_tensorflow", True):
-        _start_tensorflow_quietly()
     try:
-        return args.run(args)
+        if getattr(args, "check", None) is not None:
+            args.check(args)  # argument errors and refused jobs: before TensorFlow loads
+        if getattr(args, "needs_tensorflow", True):
+            _start_tensorflow_quietly()
+        with _one_line_warnings(enabled=not getattr(args, "verbose", False)):
+            return args.run(args)
     except KerasvizError as err:
         print(f"kerasviz: error: {err}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def _one_line_warnings(enabled: bool = True):
+    """Inside the command only: each Python warning as one line, `kerasviz: <Category>: <message>`.
+
+    Python's default format adds the file, line number and the source line
+    that warned, which mean nothing to a command-line user. The format is
+    replaced (`warnings.formatwarning`), and, when nobody records warnings,
+    so is the printing, through tqdm so that a line never lands inside a
+    progress bar. Both are put back on the way out.
+    """
+    if not enabled:
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    previous = warnings.formatwarning, warnings.showwarning
+
+    def one_line(message, category, filename, lineno, line=None):
+        return f"kerasviz: {category.__name__}: {' '.join(str(message).split())}\n"
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        tqdm.write(one_line(message, category, filename, lineno).rstrip("\n"), file=file or sys.stderr)
+
+    warnings.formatwarning = one_line
+    if warnings.showwarning is getattr(warnings, "_showwarning_orig", None):  # the default: nobody records
+        warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.formatwarning, warnings.showwarning = previous
 
 
 if __name__ == "__main__":

@@ -32,8 +32,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
-
 __all__ = [
     "CAM_COLORMAP",
     "CLAIM_IDS",
@@ -123,5 +121,29 @@ def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
     kept = [float(v) for v in values if math.isfinite(float(v))]
     if not kept:
         return math.nan, math.nan, 0
+    import numpy as np  # here: the command's --help imports this module for its names, and no NumPy
+
     arr = np.asarray(kept, dtype=np.float64)
     return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0, int(arr.size)
+
+
+# Names the `kerasviz` command checks before TensorFlow loads (tests/test_cli_fast.py checks that
+# they equal the registries: `kv.rules`, `kv.methods.NAMES`, `kv.render.NORMALIZATIONS`).
+
+#: The built-in rules, in `kv.RULES`'s order.
+RULE_NAMES: tuple[str, ...] = ("saliency", "deconvnet", "guided")
+
+#: Rule aliases → the rule they name (`kv.rules.canonical_name`).
+RULE_ALIASES: dict[str, str] = {
+    "gradient": "saliency",
+    "vanilla": "saliency",
+    "deconv": "deconvnet",
+    "gbp": "guided",
+    "guided_backprop": "guided",
+}
+
+#: The method names `kv.methods.resolve` and `kerasviz explain --method` take.
+METHOD_NAMES: tuple[str, ...] = tuple(METHOD_LABELS)
+
+#: The map normalizations of `kv.render` (`--normalize`).
+NORMALIZATION_NAMES: tuple[str, ...] = ("minmax", "abs", "diverging", "percentile")

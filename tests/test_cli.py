@@ -93,7 +93,7 @@ def test_explain_trained_fashion_net(tmp_path, capsys):
     "argv, message",
     [
         (["--model", "nonexistent.keras"], r"--model is a model name .* Received: --model nonexistent.keras"),
-        (["--model", "fashion_cnn", "--rules", "gpb"], r"Unknown rule 'gpb'\..*Received: rule='gpb'"),
+        (["--model", "fashion_cnn", "--rules", "gpb"], r"Unknown rule 'gpb'\..*Received: --rules gpb"),
         (["--model", "fashion_cnn", "--target", "12"], r"Class index out of range.*Received: target=12$"),
     ],
 )

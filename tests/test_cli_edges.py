@@ -125,7 +125,7 @@ def test_arguments_are_checked_before_any_map_is_computed(tmp_path, capsys, no_m
                                  f"Pass another path. Received: --out {a_file}")
     status, _, err = _run(["explain", "--model", path, "--weights", "imagenet", "--out", str(tmp_path / "o")],
                           capsys)
-    _one_line_error(status, err, "--weights is for the named models (vgg16, fashion_cnn, vgg19, resnet50, "
+    _one_line_error(status, err, "--weights is for the named models (vgg16, fashion_cnn, fashion_vgg, vgg19, resnet50, "
                                  "resnet50v2, densenet121, inceptionv3, xception, mobilenet, mobilenetv2); a .keras "
                                  f"file holds its own weights. Received: --weights imagenet with --model {path}")
     assert not (tmp_path / "o").exists()

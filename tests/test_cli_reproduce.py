@@ -149,17 +149,14 @@ def test_the_imagenet_path_runs_e4_to_e7_on_raw_rgb(monkeypatch):
     assert linf and all(abs(v - round(v)) < 1e-3 for v in linf)  # whole grey levels of 0–255
 
 
-def test_the_old_argument_names_of_reproduce_warn_and_still_work():
-    """`reproduce.add_arguments`, `HELP` and `DESCRIPTION` moved to `kerasviz.cli`; the old names warn."""
-    parser = argparse.ArgumentParser()
-    with pytest.warns(DeprecationWarning, match=r"use kerasviz\.cli\.add_reproduce_arguments instead"):
-        reproduce.add_arguments(parser)
-    args = parser.parse_args(["--smoke", "--out", "x"])
-    assert (args.mode, args.weights, args.out, args.run) == ("smoke", "trained", "x", reproduce.run)
-    with pytest.warns(DeprecationWarning, match=r"reproduce\.HELP is deprecated"):
-        assert reproduce.HELP == cli._COMMANDS["reproduce"].help
-    with pytest.warns(DeprecationWarning, match=r"reproduce\.DESCRIPTION is deprecated"):
-        assert reproduce.DESCRIPTION == cli._COMMANDS["reproduce"].description
+def test_the_old_argument_names_of_reproduce_say_where_they_went():
+    """`reproduce.add_arguments`, `HELP` and `DESCRIPTION` moved to `kerasviz.cli` (no import cycle)."""
+    with pytest.raises(AttributeError, match=r"^kerasviz\.analysis\.reproduce\.add_arguments was removed: .* "
+                       r"use kerasviz\.cli\.add_reproduce_arguments instead\.$"):
+        reproduce.add_arguments  # noqa: B018
+    for name in ("HELP", "DESCRIPTION"):
+        with pytest.raises(AttributeError, match=rf"reproduce\.{name} was removed: .*kerasviz\.cli\.build_parser\(\)"):
+            getattr(reproduce, name)
 
 
 def test_a_weights_file_of_a_shipped_architecture_replaces_that_net(tmp_path):

@@ -623,8 +623,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# The command line owns its arguments now (`kerasviz.cli`); these names stay
-# for code that used them and warn.
+# The command line owns its arguments (`kerasviz.cli`); the names that used to
+# live here say where they went (analysis never imports the command line).
 _MOVED_TO_CLI = {
     "add_arguments": "kerasviz.cli.add_reproduce_arguments",
     "HELP": "kerasviz.cli.build_parser()",
@@ -632,26 +632,10 @@ _MOVED_TO_CLI = {
 }
 
 
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    from kerasviz import cli  # deprecated path only: analysis does not otherwise import the command line
-
-    cli.add_reproduce_arguments(parser)
-    parser.set_defaults(run=run)
-
-
 def __getattr__(name: str):
     if name in _MOVED_TO_CLI:
-        import warnings
-
-        from kerasviz import cli  # deprecated path only (see `_add_arguments`)
-
-        warnings.warn(
-            f"kerasviz.analysis.reproduce.{name} is deprecated and will be removed; the `kerasviz` command's "
-            f"arguments live in kerasviz.cli: use {_MOVED_TO_CLI[name]} instead.",
-            DeprecationWarning, stacklevel=2,
+        raise AttributeError(
+            f"kerasviz.analysis.reproduce.{name} was removed: the `kerasviz` command's arguments live "
+            f"in kerasviz.cli; use {_MOVED_TO_CLI[name]} instead."
         )
-        if name == "add_arguments":
-            return _add_arguments
-        command = cli._COMMANDS["reproduce"]
-        return command.help if name == "HELP" else command.description
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ spreads the chunks over Ray Data actors on several GPUs or machines.
 |---|---|
 | `sources` | inputs into chunks of decoded, resized images (`tf.data`, prefetched) |
 | `store` | the Zarr layout, the table, the settings check, `open_maps` / `MapStore` |
+| `fingerprint` | a hash of the preprocess function's code and values, for the settings check |
 | `lock` | one job per store |
 | `explainer` | one chunk into maps and table rows (shared by both engines) |
 | `local` | the local engine (decode, compute and write overlapped) |

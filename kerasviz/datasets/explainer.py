@@ -2,8 +2,8 @@
 
 A `ChunkExplainer` holds one `kv.Visualizer` (one compiled map function for
 the whole job) and one compiled forward function for the table's
-`predicted` and `score` columns. `explain(chunk)` turns a `Chunk` into maps
-in the store's dtype and one row per input; the local engine calls it in the
+`predicted` and `score` columns. `explain(chunk)` turns a `Chunk` into float32
+maps (the store encodes them) and one row per input; the local engine calls it in the
 main process, each Ray actor calls it on its own copy.
 
 Targets are made per chunk so that every input's map depends on the input
@@ -19,14 +19,12 @@ workers:
 Example:
 
 ```python
-explainer = ChunkExplainer(model, ("saliency", "guided"), target="max", dtype="float16")
+explainer = ChunkExplainer(model, ("saliency", "guided"), target="max")
 maps, rows = explainer.explain(chunk)
 ```
 """
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
@@ -45,7 +43,6 @@ class ChunkExplainer:
         method: a `kv.methods` method, or `None`. Defaults to `None`.
         num_inputs: N, to check per-input targets. Defaults to `None`.
         has_labels: whether chunks carry the source's labels. Defaults to `False`.
-        dtype: the stored dtype. Defaults to `"float16"`.
         on_error: `"raise"` or `"skip"`. Defaults to `"raise"`.
         source_kind: `"files"`, `"array"` or `"tf.data"` (for messages).
             Defaults to `"array"`.
@@ -58,7 +55,7 @@ class ChunkExplainer:
     """
 
     def __init__(self, model, rules, *, target="max", method=None, num_inputs: int | None = None,
-                 has_labels: bool = False, dtype: str = "float16", on_error: str = "raise",
+                 has_labels: bool = False, on_error: str = "raise",
                  source_kind: str = "array", **visualizer_kwargs):
         import tensorflow as tf
 
@@ -69,11 +66,9 @@ class ChunkExplainer:
         self.target = check_target(target, num_inputs, seed=self.viz.seed)
         self.method = method
         self.has_labels = has_labels
-        self.dtype = np.dtype(dtype)
         self.on_error = on_error
         self.source_kind = source_kind
         self.image_shape = tuple(self.viz.input_shape[1:])
-        self._overflow_warned = False
         viz = self.viz
 
         # one trace for every chunk size (the last chunk is smaller)
@@ -119,7 +114,7 @@ class ChunkExplainer:
         return target
 
     def explain(self, chunk: Chunk) -> tuple[dict[str, np.ndarray], dict[str, list]]:
-        """Maps (in the store's dtype, NaN for unreadable inputs) and table rows of `chunk`.
+        """Maps (float32, NaN for unreadable inputs) and table rows of `chunk`.
 
         Raises:
             FileReadError: with `on_error="raise"`, for the chunk's first
@@ -151,15 +146,14 @@ class ChunkExplainer:
             maps = {}
             for rule, values in computed.items():
                 if ok.all():
-                    full = values.astype(self.dtype, copy=False)
+                    maps[rule] = np.asarray(values, np.float32)
                 else:
-                    full = np.full((count, *values.shape[1:]), np.nan, self.dtype)
-                    full[ok] = values
-                maps[rule] = self._check_range(full, values, rule)
+                    maps[rule] = np.full((count, *values.shape[1:]), np.nan, np.float32)
+                    maps[rule][ok] = values
             predicted[ok], classes[ok], scores[ok] = self._table(target, images, logits)
         if maps is None:  # nothing readable: every map is NaN
             shape = self.map_shape(chunk.images.shape[1:])
-            maps = {rule: np.full((count, *shape), np.nan, self.dtype) for rule in self.rules}
+            maps = {rule: np.full((count, *shape), np.nan, np.float32) for rule in self.rules}
         rows = {
             "id": list(chunk.ids),
             "status": ["ok" if e is None else f"error: {e}" for e in errors],
@@ -196,19 +190,6 @@ class ChunkExplainer:
             aux = np.asarray(fixed.aux(len(images), num_classes))
             scores = fixed.scores(logits, tf.constant(aux)).numpy()
         return predicted, classes, scores
-
-    def _check_range(self, cast: np.ndarray, values: np.ndarray, rule: str) -> np.ndarray:
-        """Warn once when float16 turned finite values into Inf."""
-        if not self._overflow_warned and cast.dtype != values.dtype and np.isinf(cast).any():
-            overflow = np.isinf(cast).sum() - np.isinf(values).sum()
-            if overflow > 0:
-                self._overflow_warned = True
-                warnings.warn(
-                    f"{int(overflow)} values of the {rule!r} maps exceed the range of "
-                    f"{self.dtype.name} (max {np.finfo(self.dtype).max:g}) and are stored as Inf; "
-                    f"use dtype='float32' to keep them.", RuntimeWarning, stacklevel=2,
-                )
-        return cast
 
     def _raise_first(self, chunk: Chunk, errors: list) -> None:
         for row, reason in enumerate(errors):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from kerasviz import _validation
+from kerasviz import _validation, names
 from kerasviz import precision as precision_lib
-from kerasviz import rules as rules_lib
+from kerasviz.datasets.fingerprint import fingerprint
 from kerasviz.datasets.store import DTYPES, MapStore, model_identity, open_maps, stable_repr
 from kerasviz.errors import InvalidArgumentError, UnsupportedModelError
 
@@ -26,7 +26,7 @@ def explain_dataset(
     model,
     source,
     store: str | os.PathLike,
-    rules: Iterable[str] = rules_lib.RULES,
+    rules: Iterable[str] = names.RULE_NAMES,
     target="max",
     method=None,
     *,
@@ -82,11 +82,17 @@ def explain_dataset(
             (center crop to the aspect ratio, then bilinear resize). Defaults
             to `None` (the model's input size).
         preprocess: a function applied inside the gradient computation, as
-            for `Visualizer`. Part of the settings by its module and name.
-            Defaults to `None`.
-        dtype: the maps' stored dtype, `"float16"` (half the disk, about 3
-            significant digits, magnitudes up to 65504) or `"float32"`.
-            Defaults to `"float16"`.
+            for `Visualizer`. Part of the settings by its name and a hash of
+            its code, constants, defaults, closure values and the globals
+            it reads (lambdas too), so a changed preprocess is refused on
+            resume; a function whose content cannot be hashed is refused
+            with the reason. Defaults to `None`.
+        dtype: the maps' stored dtype: `"float16"` (half the disk; each map
+            is divided by its largest |value|, kept as a float32 scale, so
+            every finite map comes back within 2**-11 of its largest value
+            from 1e-30 to 1e30) or `"float32"` (exact). A map that cannot
+            be stored faithfully (Inf or NaN from the model) makes its row
+            `"error: <why>"`. Defaults to `"float16"`.
         on_error: `"raise"` stops at the first unreadable input with an
             error naming it (the chunks before it are kept); `"skip"` writes
             its row with status `"error: <reason>"` and NaN maps, and goes
@@ -99,8 +105,9 @@ def explain_dataset(
             has GPUs, else 0).
         ray_address: the address of a running Ray cluster (`"auto"`,
             `"ray://head:10001"`). Defaults to `None`: use the Ray instance
-            this process already started, else start a local one for the
-            job.
+            this process already started, else the cluster the `RAY_ADDRESS`
+            environment variable names, else start a local Ray of the job's
+            own (never one that happens to run on the machine).
         restart: delete the store's content and start over, instead of
             resuming. Defaults to `False`.
         output: which output to explain for models with several. Defaults
@@ -144,6 +151,7 @@ def explain_dataset(
     """
     import keras
 
+    from kerasviz import rules as rules_lib  # here: importing this module loads no TensorFlow (the CLI's checks)
     from kerasviz.datasets.explainer import ChunkExplainer
     from kerasviz.datasets.lock import JobLock
     from kerasviz.datasets.sources import iter_ranges, resolve_source
@@ -157,6 +165,7 @@ def explain_dataset(
     _validation.one_of(engine, "engine", ENGINES, what="engine")
     precision_lib.check(precision)
     workers = _validation.positive_int(workers, "workers", allow_none=True)
+    preprocess_id = fingerprint(preprocess)  # refuses, before any work, one it cannot tell apart
     if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
         raise UnsupportedModelError(
             "explain_dataset takes a keras.Model with one image input. "
@@ -175,7 +184,7 @@ def explain_dataset(
     if activations is not None:
         visualizer_kwargs["activations"] = activations
     explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
-                               has_labels=data.has_labels, dtype=dtype, on_error=on_error,
+                               has_labels=data.has_labels, on_error=on_error,
                                source_kind=data.kind, **visualizer_kwargs)
     settings = {
         "model": model_identity(model),
@@ -186,7 +195,7 @@ def explain_dataset(
         "image_size": list(size),
         "dtype": dtype,
         "batch_size": batch_size,
-        "preprocess": stable_repr(preprocess),
+        "preprocess": preprocess_id,
         "output": explainer.viz.output_index,
         "logits": bool(logits),
         "activations": activations or "relu",
@@ -209,7 +218,7 @@ def explain_dataset(
             from kerasviz.datasets.ray_engine import run_ray
 
             run_ray(model, data, writer, ranges, rules=explainer.rules, target=explainer.target,
-                    method=method, dtype=dtype, on_error=on_error, workers=workers,
+                    method=method, on_error=on_error, workers=workers,
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
     return open_maps(path, storage_options=storage_options)

@@ -66,6 +66,16 @@ class JobLock:
     def __exit__(self, *exc) -> None:
         self.release()
 
+    def check(self) -> None:
+        """Raise what entering would raise for a live holder, without taking the lock (local paths).
+
+        Raises:
+            StoreError: if a live job holds the lock.
+        """
+        holder = None if is_url(self.path) else self._read_local()
+        if holder is not None and not self._is_stale(holder):
+            raise StoreError(self._busy_message(holder))
+
     # -- local files -------------------------------------------------------------------------
     def _acquire_local(self) -> None:
         os.makedirs(self.path, exist_ok=True)

@@ -29,10 +29,14 @@ How the pieces reach the workers:
   on a shared file system (NFS) or an object store URL (`s3://...`).
 
 `ray_address=None` uses the Ray instance this process already started, else
-`ray.init()` starts a local one (or joins the cluster `RAY_ADDRESS` names)
-and shuts it down at the end; `ray_address="auto"` or `"ray://head:10001"`
-joins a running cluster (`ray start --head` on one machine,
-`ray start --address=<head>:6379` on the others).
+joins the cluster the `RAY_ADDRESS` environment variable names, else starts
+a local Ray of its own (`ray.init(address="local")`, never a cluster that
+happens to run on the machine) and shuts it down at the end;
+`ray_address="auto"` or `"ray://head:10001"` joins a running cluster
+(`ray start --head` on one machine, `ray start --address=<head>:6379` on
+the others). File paths are made absolute on the driver before they are
+shipped; a file a worker cannot find is reported as "not found on worker
+<host>".
 
 Example:
 
@@ -57,7 +61,7 @@ from kerasviz.errors import InvalidArgumentError, KerasvizError
 
 
 def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange], *, rules, target,
-            method, dtype: str, on_error: str, workers: int | None, num_gpus: float | None,
+            method, on_error: str, workers: int | None, num_gpus: float | None,
             ray_address: str | None, progress: bool = True, storage_options: dict | None = None,
             **visualizer_kwargs) -> int:
     """Explain and write the chunks `ranges` on Ray actors; returns how many inputs were explained.
@@ -76,7 +80,7 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         return 0
     started = not ray.is_initialized()
     if started:
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        ray.init(address=address(ray_address), include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     bars_before = context.enable_progress_bars
     context.enable_progress_bars = False  # ours count images per worker
@@ -89,7 +93,7 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         actor_kwargs = dict(
             model=ray.put(pickle.dumps(model)), source=ray.put(source), path=writer.path,
             storage_options=storage_options, rules=rules, target=target, method=method,
-            dtype=dtype, on_error=on_error, visualizer_kwargs=visualizer_kwargs,
+            on_error=on_error, visualizer_kwargs=visualizer_kwargs,
         )
         items = [{"chunk": k, "start": start, "stop": stop} for k, start, stop in ranges]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
@@ -102,6 +106,15 @@ def run_ray(model, source: Source, writer: StoreWriter, ranges: list[ChunkRange]
         context.enable_progress_bars = bars_before
         if started:
             ray.shutdown()
+
+
+def address(ray_address: str | None) -> str:
+    """Where the job's Ray runs: `ray_address`, else `RAY_ADDRESS`, else `"local"` (a new local Ray).
+
+    Never `None`: `ray.init(address=None)` would join whatever Ray cluster
+    already runs on this machine (another user's, another environment's).
+    """
+    return ray_address or os.environ.get("RAY_ADDRESS") or "local"
 
 
 def check(source: Source) -> None:
@@ -179,13 +192,12 @@ class ChunkActor:
         rules: rule names.
         target: the checked target.
         method: the method or `None`.
-        dtype: the stored dtype.
         on_error: `"raise"` or `"skip"`.
         visualizer_kwargs: the Visualizer's keyword arguments.
     """
 
-    def __init__(self, *, model, source, path, storage_options, rules, target, method, dtype,
-                 on_error, visualizer_kwargs):
+    def __init__(self, *, model, source, path, storage_options, rules, target, method, on_error,
+                 visualizer_kwargs):
         import ray
 
         from kerasviz.datasets.explainer import ChunkExplainer
@@ -195,9 +207,10 @@ class ChunkActor:
             _register_kerasviz_layers()
             model = pickle.loads(model)
         self.source = ray.get(source) if isinstance(source, ray.ObjectRef) else source
+        self.source.node = socket.gethostname()  # named when one of its files is missing here
         self.explainer = ChunkExplainer(
             model, rules, target=target, method=method, has_labels=self.source.has_labels,
-            dtype=dtype, on_error=on_error, source_kind=self.source.kind, **visualizer_kwargs,
+            on_error=on_error, source_kind=self.source.kind, **visualizer_kwargs,
         )
         self.writer = StoreWriter.attach(path, storage_options=storage_options)
         self.name = f"{socket.gethostname()}:{os.getpid()}"

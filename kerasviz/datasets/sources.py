@@ -114,7 +114,10 @@ class FileSource(Source):
 
     def __init__(self, paths: Sequence[str], size, channels):
         super().__init__(size, channels)
-        self.paths = [os.fspath(p) for p in paths]
+        self.paths = [os.fspath(p) for p in paths]  # the ids, as given
+        # what is read: absolute here, so the source reads the same files wherever it is shipped (Ray)
+        self.files = [os.path.abspath(p) for p in self.paths]
+        self.node: str | None = None  # the Ray worker reading, named in "not found" errors
 
     def __len__(self):
         return len(self.paths)
@@ -144,7 +147,7 @@ class FileSource(Source):
             return position, tf.ensure_shape(image, (*size, channels))
 
         batch = max(stop - start for _, start, stop in ranges)
-        dataset = tf.data.Dataset.from_tensor_slices((positions, [self.paths[p] for p in positions]))
+        dataset = tf.data.Dataset.from_tensor_slices((positions, [self.files[p] for p in positions]))
         dataset = (dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                    .ignore_errors()  # a failed file leaves a gap: read again below, for its reason
                    .batch(batch).prefetch(2))
@@ -168,7 +171,12 @@ class FileSource(Source):
             errors: list[str | None] = [None] * (stop - start)
             for position in missing:
                 try:  # TensorFlow could not decode it: PIL may, else it says why
-                    images[position - start] = self._decode_with_pil(self.paths[position])
+                    images[position - start] = self._decode_with_pil(self.files[position])
+                except FileNotFoundError as err:
+                    where = "" if self.node is None else (
+                        f"not found on worker {self.node} (every Ray node must see the files, e.g. on a "
+                        f"shared file system): ")
+                    errors[position - start] = f"{type(err).__name__}: {where}{err}"
                 except Exception as err:  # noqa: BLE001 - every reason a file is unreadable
                     errors[position - start] = f"{type(err).__name__}: {err}"
             no_labels = np.full(stop - start, -1, np.int64)

@@ -5,7 +5,8 @@ gives one `Dataset` whose variables share the `input` dimension):
 
 | array | shape, chunks | content |
 |---|---|---|
-| `<rule>` (one per rule) | `(N, H, W, C)`, `(B, H, W, C)` | maps in `dtype`, NaN where there is no map |
+| `<rule>` (one per rule) | `(N, H, W, C)`, `(B, H, W, C)` | maps in `dtype`, divided by `<rule>_scale`; NaN where there is no map |
+| `<rule>_scale` | `(N,)`, `(B,)` | float32: the map is `<rule>[i] * <rule>_scale[i]` |
 | `id` | `(N,)`, `(B,)` | path, given id or position |
 | `status` | `(N,)`, `(B,)` | `"ok"`, `"error: <reason>"`, or `"pending"` (not written yet) |
 | `label` | `(N,)`, `(B,)` | the source's label, `-1` when it has none |
@@ -23,6 +24,17 @@ of that chunk, so a chunk counts as done only once fully written; resuming
 rewrites every chunk not marked done. `MapStore.table` turns the columns into
 a pandas `DataFrame`.
 
+Why a scale: float16 keeps about three significant digits but only
+magnitudes from 6e-5 to 65504, while raw gradient maps range from 1e-13
+(random BatchNorm nets) to 1e10 (the paper's random VGG-16). Each map is
+stored divided by its largest finite |value| (float32, its own array), so
+the float16 values lie in [-1, 1] and every finite map comes back within
+2**-11 of its largest value, whatever its magnitude; `MapStore[rule]` does
+the multiplication. float32 stores keep the maps as they are (scale 1).
+A map that still cannot be stored within `TOLERANCE` of its largest value
+(Inf or NaN values from the model itself) turns its row's status into
+`"error: ..."` (see `encode_maps`).
+
 The group's attributes hold `attrs["kerasviz"]`: the format version, the
 number of inputs, the chunk size, the rules, the map shape and the
 *settings*: the model's identity (a hash of its config and weights), the
@@ -35,7 +47,7 @@ Example:
 ```python
 store = kv.open_maps("maps.zarr")
 store.rules, len(store)          # ("saliency", "guided"), 50000
-store["guided"][7]               # (H, W, C) array
+store["guided"][7]               # (H, W, C) float32 array: the stored values times their scale
 store["guided"][:100]            # (100, H, W, C)
 store.table.query("status != 'ok'")
 ```
@@ -47,6 +59,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
@@ -54,8 +67,12 @@ import numpy as np
 
 from kerasviz.errors import InvalidArgumentError, StoreError, StoreSettingsError
 
-#: Version of the layout above.
-FORMAT = 1
+#: Version of the layout above (1: maps stored as they are, no scale arrays).
+FORMAT = 2
+#: The largest error of a stored map, relative to its largest |value|, that counts as faithful.
+TOLERANCE = 1e-3
+#: The name of the array of `rule`'s scales.
+SCALE_SUFFIX = "_scale"
 #: The table's columns in order, with their Zarr dtype and fill value.
 COLUMNS: dict[str, tuple[object, object]] = {
     "id": (str, ""),
@@ -135,7 +152,9 @@ class MapStore:
     def __getitem__(self, rule: str):
         if rule not in self.rules:
             raise KeyError(f"No maps of rule {rule!r} in this store; its rules are {list(self.rules)}.")
-        return self.group[rule]
+        if int(self.info.get("format", 1)) < 2:  # maps stored as they are, no scale
+            return self.group[rule]
+        return ScaledMaps(self.group[rule], self.group[rule + SCALE_SUFFIX])
 
     def __contains__(self, rule: str) -> bool:
         return rule in self.rules
@@ -192,6 +211,109 @@ class MapStore:
                     values[k * chunk:(k + 1) * chunk] = array[k * chunk:(k + 1) * chunk]
             columns[name] = values.astype(object) if name in ("id", "status") else values
         return pd.DataFrame(columns)
+
+
+class ScaledMaps:
+    """One rule's maps as they were computed: the stored values times their scale, in float32.
+
+    Indexes like the Zarr array (an int, a slice or a list of ints first,
+    then anything for the map's own axes); only the chunks touched are read.
+
+    Attributes:
+        values: the stored Zarr array (`dtype` of the store).
+        scale: the Zarr array of one float32 scale per input.
+    """
+
+    def __init__(self, values, scale):
+        self.values, self.scale = values, scale
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float32: what indexing returns (the stored dtype is `values.dtype`)."""
+        return np.dtype("float32")
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return tuple(self.values.chunks)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[:], dtype=dtype)
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        first = key[0] if key and key[0] is not Ellipsis else slice(None)
+        if isinstance(first, list):
+            first = np.asarray(first)
+        if isinstance(first, np.ndarray):  # a list of inputs: Zarr's orthogonal selection
+            values = self.values.oindex[(first, *key[1:])] if len(key) > 1 else self.values.oindex[first]
+        else:
+            values = self.values[key]
+        scale = np.asarray(self.scale.oindex[first] if isinstance(first, np.ndarray) else self.scale[first],
+                           np.float32)
+        scale = scale.reshape(scale.shape + (1,) * (np.ndim(values) - scale.ndim))
+        return (np.asarray(values, np.float32) * scale).astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"ScaledMaps(shape={self.shape}, stored as {self.values.dtype} times a float32 scale per input)"
+
+
+def encode_maps(maps: dict[str, np.ndarray], dtype) -> tuple[dict, dict, list]:
+    """The stored values, scales and problems of a chunk's float32 maps (see the module docstring).
+
+    Args:
+        maps: `{rule: (n, ...) float32 maps}`, NaN for inputs without a map.
+        dtype: the stored dtype.
+
+    Returns:
+        `(values, scales, problems)`: `{rule: values in dtype}`, `{rule: (n,)
+        float32 scales}`, and per input `None` or why its maps are not
+        stored within `TOLERANCE` of its largest |value| (Inf or NaN in a
+        map, or a rounding error beyond it). The caller ignores the problems
+        of inputs without a map (all NaN).
+    """
+    dtype = np.dtype(dtype)
+    values, scales = {}, {}
+    problems: list = [None] * len(next(iter(maps.values())))
+    for rule, computed in maps.items():
+        computed = np.asarray(computed, np.float32)
+        flat = computed.reshape(len(computed), -1)
+        finite = np.isfinite(flat)
+        if dtype == np.float32:
+            scale = np.ones(len(flat), np.float32)
+            stored = computed
+        else:
+            peak = np.where(finite, np.abs(flat), 0).max(axis=1, initial=0)
+            scale = np.where(peak > 0, peak, 1).astype(np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):
+                stored = (flat / scale[:, None]).astype(dtype).reshape(computed.shape)
+        back = stored.reshape(len(flat), -1).astype(np.float32) * scale[:, None]
+        with np.errstate(invalid="ignore"):
+            error = np.where(finite, np.abs(back - flat), 0).max(axis=1, initial=0)
+        peak = np.where(finite, np.abs(flat), 0).max(axis=1, initial=0)
+        for row in range(len(flat)):
+            if finite[row].all():
+                reason = None
+            else:
+                reason = (f"the {rule!r} map holds {int((~finite[row]).sum())} Inf or NaN values "
+                          f"(the model's scores overflow float32?)")
+            if reason is None and error[row] > TOLERANCE * peak[row]:
+                reason = (f"the {rule!r} map cannot be stored in {dtype.name} within {TOLERANCE:g} of its "
+                          f"largest value (error {error[row] / peak[row]:.2g}); use dtype='float32'")
+            if reason is not None:
+                problems[row] = reason if problems[row] is None else f"{problems[row]}; {reason}"
+        values[rule], scales[rule] = stored, scale
+    return values, scales, problems
 
 
 def open_maps(path: str | os.PathLike, *, storage_options: dict | None = None) -> MapStore:
@@ -276,11 +398,12 @@ class StoreWriter:
         self.num_inputs = int(num_inputs)
         self.num_chunks = -(-self.num_inputs // self.chunk_size)
         self.rules = tuple(rules)
-        clash = sorted(set(self.rules) & (set(COLUMNS) | {DONE}))
+        scales = {rule + SCALE_SUFFIX for rule in self.rules}
+        clash = sorted(set(self.rules) & (set(COLUMNS) | {DONE} | scales))
         if clash:
             raise InvalidArgumentError(
-                f"A rule may not be named like a table column ({', '.join(COLUMNS)}, {DONE}). "
-                f"Received: rules={list(self.rules)}"
+                f"A rule may not be named like a table column ({', '.join(COLUMNS)}, {DONE}) or another "
+                f"rule's scale (<rule>{SCALE_SUFFIX}). Received: rules={list(self.rules)}"
             )
         self.info = {
             "format": FORMAT, "num_inputs": self.num_inputs, "chunk_size": self.chunk_size,
@@ -312,6 +435,8 @@ class StoreWriter:
                 rule, shape=(count, *map_shape), chunks=(chunk, *map_shape), dtype=self.dtype,
                 fill_value=np.nan, dimension_names=("input", *spatial), compressors=_map_compressor(),
             )
+            group.create_array(rule + SCALE_SUFFIX, shape=(count,), chunks=(chunk,), dtype="float32",
+                               fill_value=np.nan, dimension_names=("input",))
         for name, (dtype, fill) in COLUMNS.items():
             group.create_array(name, shape=(count,), chunks=(chunk,), dtype=dtype,
                                fill_value=fill, dimension_names=("input",))
@@ -345,17 +470,27 @@ class StoreWriter:
 
     def write_chunk(self, index: int, start: int, maps: dict[str, np.ndarray],
                     rows: dict[str, Sequence]) -> None:
-        """Write chunk `index`'s maps and rows, then mark it done.
+        """Write chunk `index`'s maps (float32, as computed) and rows, then mark it done.
+
+        The maps are stored with their scales (`encode_maps`); an `"ok"` row
+        whose maps cannot be stored faithfully gets status `"error: <why>"`
+        (its maps are stored as they come out), with one warning per writer.
 
         Raises:
             StoreError: if a write fails (disk full, permissions, network):
                 the chunk is not marked done, so a rerun rewrites it.
         """
         stop = start + len(rows["status"])
+        values, scales, problems = encode_maps({rule: maps[rule] for rule in self.rules}, self.dtype)
+        problems = [p if status == "ok" else None for status, p in zip(rows["status"], problems)]
+        rows = dict(rows, status=[status if p is None else f"error: {p}"
+                                  for status, p in zip(rows["status"], problems)])
+        self._warn(rows, problems)
         try:
             arrays = self._arrays()
             for rule in self.rules:
-                arrays[rule][start:stop] = maps[rule].astype(self.dtype, copy=False)
+                arrays[rule][start:stop] = values[rule]
+                arrays[rule + SCALE_SUFFIX][start:stop] = scales[rule]
             for name, (dtype, _) in COLUMNS.items():
                 values = np.asarray(rows[name], dtype=object if dtype is str else dtype)
                 arrays[name][start:stop] = values.astype(str) if dtype is str else values
@@ -368,6 +503,17 @@ class StoreWriter:
                 f"resume. Received: store={self.path!r}"
             ) from err
 
+    def _warn(self, rows: dict, problems: list) -> None:
+        """Say once per writer that rows were marked, with the first one's reason."""
+        marked = [row for row, problem in enumerate(problems) if problem is not None]
+        if not marked or getattr(self, "_warned", False):
+            return
+        self._warned = True
+        row = marked[0]
+        warnings.warn(
+            f"Input {rows['id'][row]!r}: {problems[row]}. Its row's status says so (and so will every "
+            f"other such row's): store.table.query(\"status != 'ok'\").", RuntimeWarning, stacklevel=3)
+
     def mark_done(self, index: int) -> None:
         """Mark chunk `index` complete (after all its arrays are written)."""
         self._arrays()[DONE][index] = True
@@ -375,7 +521,8 @@ class StoreWriter:
     def _arrays(self) -> dict:
         """The store's arrays, opened once (a fresh handle costs ~10 ms per write)."""
         if getattr(self, "_handles", None) is None:
-            self._handles = {name: self.group[name] for name in (*self.rules, *COLUMNS, DONE)}
+            names = (*self.rules, *(rule + SCALE_SUFFIX for rule in self.rules), *COLUMNS, DONE)
+            self._handles = {name: self.group[name] for name in names}
         return self._handles
 
 
@@ -427,8 +574,9 @@ def _check_settings(existing: dict, settings: dict, path: str) -> None:
     if existing.get("format") != FORMAT:
         raise StoreSettingsError(
             f"The store {path!r} has layout version {existing.get('format')}; this kerasviz "
-            f"writes version {FORMAT}. Pass restart=True (command line: --restart) to start "
-            f"over, or write to another path. Received: store={path!r}"
+            f"writes version {FORMAT} (maps with a scale per input, exact from 1e-30 to 1e30). "
+            f"kv.open_maps still reads it; to add maps, pass restart=True (command line: "
+            f"--restart) to start over, or write to another path. Received: store={path!r}"
         )
     names = [k for k in SETTINGS if before.get(k) != settings.get(k)]
     names += sorted(k for k in set(before) | set(settings)

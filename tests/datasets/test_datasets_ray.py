@@ -4,6 +4,8 @@ One local Ray instance with 2 CPUs serves the module (Ray's start-up and its
 actors' TensorFlow imports take most of the time on a small machine).
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -74,7 +76,7 @@ def test_an_actor_reports_a_bad_file_and_the_driver_raises_it(model, photo_dir, 
     source = resolve_source(str(folder), size=(32, 32), channels=3)
     actor = ray_engine.ChunkActor(
         model=pickle.dumps(model), source=source, path=path, storage_options=None, rules=RULES,
-        target=kv.targets.MaxLogit(), method=None, dtype="float16", on_error="raise",
+        target=kv.targets.MaxLogit(), method=None, on_error="raise",
         visualizer_kwargs={"batch_size": 1},
     )
     report = actor({"chunk": np.array([1]), "start": np.array([1]), "stop": np.array([2])})
@@ -91,3 +93,47 @@ def test_an_actor_reports_a_bad_file_and_the_driver_raises_it(model, photo_dir, 
     assert str(info.value) == report["fatal"][0]
     good = actor({"chunk": np.array([0]), "start": np.array([0]), "stop": np.array([1])})
     assert good["fatal"].tolist() == [""] and good["inputs"].tolist() == [1]
+
+
+def test_without_an_address_the_job_starts_its_own_local_ray(monkeypatch):
+    from kerasviz.datasets import ray_engine
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert ray_engine.address(None) == "local"  # ray.init(address="local"): a new instance, not a running one
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    assert ray_engine.address(None) == "10.0.0.1:6379"
+    assert ray_engine.address("ray://head:10001") == "ray://head:10001"
+
+
+def test_relative_paths_travel_absolute_and_a_missing_file_names_the_worker(model, photo_dir, tmp_path,
+                                                                           monkeypatch):
+    import pickle
+    import socket
+
+    from kerasviz.datasets import ray_engine
+    from kerasviz.datasets.sources import resolve_source
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes((photo_dir / "img00.png").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "actor.zarr")
+    kv.explain_dataset(model, "photos", path, rules=RULES, batch_size=1, progress=False)
+    source = resolve_source("photos", size=(32, 32), channels=3)
+    assert source.ids == [str(Path("photos") / "a.png"), str(Path("photos") / "b.png")]  # ids as given
+    shipped = pickle.loads(pickle.dumps(source))
+    monkeypatch.chdir(photo_dir)  # a worker's other working directory
+    chunk = next(iter(shipped.chunks([(0, 0, 2)])))
+    assert chunk.errors == [None, None]
+    np.testing.assert_array_equal(chunk.images[0], chunk.images[1])
+
+    (folder / "b.png").unlink()  # present on the driver when the job started, not on this worker
+    actor = ray_engine.ChunkActor(model=pickle.dumps(model), source=shipped, path=path, storage_options=None,
+                                  rules=RULES, target=kv.targets.MaxLogit(), method=None, on_error="raise",
+                                  visualizer_kwargs={"batch_size": 1})
+    report = actor({"chunk": np.array([1]), "start": np.array([1]), "stop": np.array([2])})
+    assert report["fatal_type"].tolist() == ["FileReadError"]
+    assert report["fatal"][0].startswith(
+        f"Cannot read image {str(Path('photos') / 'b.png')!r} (input 1): FileNotFoundError: not found on worker "
+        f"{socket.gethostname()} (every Ray node must see the files, e.g. on a shared file system): ")
