@@ -28,6 +28,9 @@ CLASS_COLUMNS = ("label", "predicted", "target")
 #: The group of thumbnails inside a store (written by `kerasviz.view.thumbnails`).
 THUMBNAILS = "thumbnails"
 DONE = "done"
+#: The suffix of each rule's per-input scale array (`kerasviz.datasets.store.SCALE_SUFFIX`;
+#: not imported from there, since importing `kerasviz.datasets` loads TensorFlow).
+SCALE_SUFFIX = "_scale"
 
 
 class StoreView:
@@ -68,6 +71,11 @@ class StoreView:
         self.num_inputs = int(info["num_inputs"])
         self.chunk_size = int(info["chunk_size"])
         self.num_chunks = int(info["num_chunks"])
+        if isinstance(info["map_shape"], dict):
+            raise StoreError(
+                f"{self.path!r} holds maps of several inputs ({', '.join(info['map_shape'])}); the viewer "
+                f"shows stores of one input. Read it with kv.open_maps. Received: store={self.path!r}"
+            )
         self.map_shape: tuple[int, ...] = tuple(int(s) for s in info["map_shape"])
 
     def __len__(self) -> int:
@@ -101,8 +109,12 @@ class StoreView:
         return np.repeat(self.done(), self.chunk_size)[: self.num_inputs]
 
     def maps(self, rule: str, start: int, stop: int) -> np.ndarray:
-        """The maps of inputs `start..stop-1` of `rule`, as float32."""
-        return np.asarray(self.group[rule][start:stop], dtype=np.float32)
+        """The maps of inputs `start..stop-1` of `rule`, as float32 (times their scale, where stored)."""
+        maps = np.asarray(self.group[rule][start:stop], dtype=np.float32)
+        if rule + SCALE_SUFFIX not in self.group:  # a store written before scales were kept
+            return maps
+        scale = np.asarray(self.group[rule + SCALE_SUFFIX][start:stop], dtype=np.float32)
+        return maps * scale.reshape((-1,) + (1,) * (maps.ndim - 1))
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every table column: the store's own, then the extra numeric ones by their path.
@@ -129,7 +141,7 @@ class StoreView:
 
     def extra_arrays(self) -> dict:
         """`{path: array}` of the numeric one-per-input arrays that are not the store's own."""
-        skip = {*TABLE_COLUMNS, DONE, *self.rules}
+        skip = {*TABLE_COLUMNS, DONE, *self.rules, *(rule + SCALE_SUFFIX for rule in self.rules)}
         found = {}
 
         def visit(group, prefix: str) -> None:

@@ -65,6 +65,16 @@ def test_table_columns_match_the_datasets_reader(photo_store):
     assert sum(s.startswith("error:") for s in table["status"]) == 1
 
 
+def test_maps_are_the_datasets_readers_values_scale_included(photo_store):
+    """The viewer reads float16 maps times their per-input scale, as kv.open_maps does."""
+    store, _, _ = photo_store
+    view, maps = StoreView(store), kv.open_maps(store)
+    for rule in RULES:
+        assert rule + "_scale" in zarr.open_group(store, mode="r")  # a store with scales: can fail
+        np.testing.assert_array_equal(view.maps(rule, 0, len(view)), maps[rule][:])
+    assert not any(name.endswith("_scale") for name in view.extra_arrays())
+
+
 def test_extra_numeric_columns_become_sortable_and_pending_chunks_stay_pending(tmp_path):
     rows = synthetic_rows(10)
     maps = {"saliency": np.random.default_rng(1).normal(size=(10, 4, 4, 3)).astype(np.float32)}
