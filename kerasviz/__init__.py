@@ -40,7 +40,7 @@ _CORE = {
     "Visualizer": "kerasviz.visualizer",
     "visualize": "kerasviz.visualizer",
 }
-_CORE_MODULES = ("layers", "methods", "rules", "targets")
+_CORE_MODULES = ("layers", "methods", "override", "rules", "targets")
 
 __version__ = "0.1.0"
 
@@ -63,6 +63,7 @@ __all__ = [
     "methods",
     "randomization",
     "open_maps",
+    "override",
     "render",
     "rewrite",
     "rules",

@@ -28,12 +28,15 @@ from tqdm.auto import tqdm
 
 from kerasviz import _compat, _validation
 from kerasviz import methods as methods_lib
+from kerasviz import override
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import Activations, OnUnsupported, check_model, rewrite_for, tap
+from kerasviz.rewrite import Activations, OnUnsupported, RewriteReport, check_model, rewrite_for, tap, warn_about
 
 Maps = dict[str, np.ndarray]
+#: How the rules reach the model's ReLUs (see `Visualizer`'s `engine`).
+ENGINES: tuple[str, ...] = ("auto", "rewrite", "ops")
 
 
 class Visualizer:
@@ -92,27 +95,45 @@ class Visualizer:
         seed: int = 0,
         jit_compile: bool = False,
         activations: Activations = "relu",
+        engine: str = "auto",
     ):
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
             )
-        check_model(model)  # subclassed or input-less: rewrite's message
+        self.engine = _validation.one_of(engine, "engine", ENGINES, what="engine")
+        graph_model = isinstance(model, keras.Sequential) or _compat.is_functional(model)
+        if graph_model or self.engine == "rewrite":
+            check_model(model)  # subclassed (engine="rewrite") or input-less: rewrite's message
         inputs = getattr(model, "inputs", None) or []
-        if len(inputs) != 1:
+        if graph_model and len(inputs) != 1:
             raise UnsupportedModelError(
                 f"kerasviz explains models with one image input; this model has "
                 f"{len(inputs)} inputs. Wrap it in a model that takes the image "
                 f"and closes over the other inputs. Received: model={model.name!r}"
             )
-        self.model = rewrite_for(
-            model, self.rules, logits=logits, on_unsupported=on_unsupported,
-            activations=activations, stacklevel=3,
-        )
-        self.output_index = _output_index(model, output)
-        self.input_shape: tuple = tuple(model.inputs[0].shape)
+        self._on_unsupported = on_unsupported
+        self._logits = bool(logits)
+        # The op path: the model's own ReLU ops follow the rules (kv.override),
+        # used for what the layer rewrite cannot see (decided by tracing).
+        self._ops = not graph_model or self.engine == "ops"
+        self._strip_softmax = self._ops and self._logits
+        self._probed: dict[tuple, tuple] = {}
+        if self._ops:
+            self.model = model
+            self._report = None  # counted when the model is first traced
+        else:
+            self.model = rewrite_for(
+                model, self.rules, logits=logits, on_unsupported=on_unsupported,
+                activations=activations, stacklevel=3, warn=False,
+            )
+            self._report = self.model.kerasviz_report
+        self.output_index = _output_index(model, output) if graph_model else output
+        self.input_shape: tuple | None = tuple(model.inputs[0].shape) if graph_model else None
         self.preprocess = preprocess
+        if graph_model:
+            self._probe(self.input_shape, stacklevel=3)
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
         self.jit_compile = bool(jit_compile)
@@ -121,13 +142,57 @@ class Visualizer:
 
     @property
     def report(self):
-        """The `RewriteReport` of the model's rewrite."""
-        return self.model.kerasviz_report
+        """The `RewriteReport`: the ReLUs that follow the rules (layers rewritten, ReLU ops found).
+
+        For a subclassed model it is known once the model has been traced
+        (after the first call); `None` before.
+        """
+        return self._report
+
+    @property
+    def uses_ops(self) -> bool:
+        """Whether the rules act at the model's ReLU ops (`kv.override`) rather than only at rewritten layers."""
+        return self._ops
 
     @property
     def num_classes(self) -> int:
         """Size of the last axis of the explained output."""
-        return int(self.model.outputs[self.output_index].shape[-1])
+        if not self._probed:
+            return int(self.model.outputs[self.output_index].shape[-1])
+        return int(next(iter(self._probed.values()))[-1])
+
+    def _probe(self, input_shape: tuple, *, stacklevel: int) -> tuple:
+        """Trace the model once for `input_shape`: its ReLU ops, the explained output's shape.
+
+        ReLU ops that a backward pass crosses outside the rewritten layers
+        (custom layers, `Lambda`s, a subclassed `call()`) switch on the op
+        path; the "no ReLU" warning fires only when the trace has none.
+        """
+        key = tuple(input_shape[1:])
+        if key in self._probed:
+            return self._probed[key]
+        spec = tf.TensorSpec((None, *key), tf.float32)
+        found, outputs = override.probe(
+            lambda x: self.model(x if self.preprocess is None else self.preprocess(x), training=False),
+            [spec], self.model.trainable_weights,
+        )
+        flat = _flat_outputs_of(outputs)
+        if not self._probed and not isinstance(self.output_index, int):
+            self.output_index = _traced_output_index(outputs, self.output_index)
+        self._probed[key] = tuple(flat[self.output_index].shape)
+        if len(self._probed) > 1:
+            return self._probed[key]
+        if self._report is None:
+            self._report = RewriteReport(rule=self.rules[0])
+        if found and not self._ops and self.engine == "auto":
+            self._ops = True  # the rewritten layers and the hidden ReLU ops, in one traced pass
+        if self._ops:
+            for op_type, count in found.items():
+                self._report.replaced[f"{op_type} op in call()"] += count
+        if self._strip_softmax and override.logits_of(flat[self.output_index])[1]:
+            self._report.softmax_removed.append("final Softmax op")
+        warn_about(self._report, self.rules, self._on_unsupported, stacklevel + 1)
+        return self._probed[key]
 
     def __call__(
         self,
@@ -174,7 +239,7 @@ class Visualizer:
         """
         if isinstance(images, tf.data.Dataset):
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
-        images = _validation.image_batch(images, self.input_shape)
+        images = self._images(images)
         method = methods_lib.resolve(method)
         target = self._target(target, labels)
         num_samples = images.shape[0]
@@ -199,13 +264,31 @@ class Visualizer:
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """The explained output (logits) for `images`, as the maps see it."""
-        images = _validation.image_batch(images, self.input_shape)
+        images = self._images(images)
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
-        parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
-                 for i in range(0, len(images), batch)]
+        outputs = self._outputs
+        if self._strip_softmax:  # the softmax is found among the traced ops
+            if "predict" not in self._functions:
+                self._functions["predict"] = tf.function(functools.partial(self._traced_outputs), autograph=False)
+            outputs = self._functions["predict"]
+        with rules_lib.released_custom_gradients():
+            parts = [outputs(tf.constant(images[i:i + batch]), None).numpy() for i in range(0, len(images), batch)]
         return np.concatenate(parts)
 
     # -- internals ------------------------------------------------------------
+    def _traced_outputs(self, x: tf.Tensor, layer: str | None) -> tf.Tensor:
+        with override.rule_ops():
+            return self._outputs(x, layer)
+
+    def _images(self, images) -> np.ndarray:
+        """The images checked against the model's input (traced first for a subclassed model)."""
+        if self.input_shape is not None:
+            return _validation.image_batch(images, self.input_shape)
+        images = _validation.image_batch(images, (None,) * max(np.ndim(images), 2))
+        self._probe(images.shape, stacklevel=4)
+        self.input_shape = (None, *images.shape[1:])  # a subclassed model's input, as first traced
+        return images
+
     def _target(self, target, labels) -> targets_lib.Target:
         if isinstance(target, str) and target.strip().lower() == "loss" and labels is not None:
             return targets_lib.Loss(labels)
@@ -218,6 +301,10 @@ class Visualizer:
 
     def _target_width(self, target: targets_lib.Target, images_shape: tuple) -> int:
         """The explained tensor's last axis; checks that the target fits that tensor."""
+        if target.layer is None and self._probed:
+            shape = (None, *self._probe(images_shape, stacklevel=4)[1:])
+            target.check(shape)
+            return int(shape[-1])
         if target.layer is None:
             tensor = self.model.outputs[self.output_index]
             model = self.model
@@ -284,7 +371,8 @@ class Visualizer:
             x = self.preprocess(x)
         if layer is not None:
             return self._tap(layer, with_output=False)(x, training=False)
-        return _flat_outputs_of(self.model(x, training=False))[self.output_index]
+        outputs = _flat_outputs_of(self.model(x, training=False))[self.output_index]
+        return override.logits_of(outputs)[0] if self._strip_softmax else outputs
 
     def _function(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
         key = target.cache_key() + method.cache_key()
@@ -317,10 +405,16 @@ class Visualizer:
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
         def compute(x, aux):
-            with tf.GradientTape(persistent=persistent) as tape:
-                tape.watch(x)
-                outputs, activations = self._forward(x, target.layer, cam_layer)
-                scores = target.scores(outputs, aux)
+            if self._ops:  # ReLU ops follow the rules under tf.gradients (a tape ignores the override)
+                tape = None
+                with override.rule_ops():
+                    outputs, activations = self._forward(x, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
+            else:
+                with tf.GradientTape(persistent=persistent) as tape:
+                    tape.watch(x)
+                    outputs, activations = self._forward(x, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
 
             done = []  # the previous backward pass's result
 
@@ -334,7 +428,9 @@ class Visualizer:
                 images, three rules: 11.8 s instead of 15.0 s).
                 """
                 with rules_lib.backward_rule(rule), tf.control_dependencies(done[-1:]):
-                    if vectorized:
+                    if tape is None:
+                        result = override.gradients(scores, list(sources), vectorized)
+                    elif vectorized:
                         result = [tape.batch_jacobian(scores, source) for source in sources]
                     else:
                         result = tape.gradient(scores, list(sources))
@@ -381,6 +477,20 @@ def visualize(
 
 def _flat_outputs_of(outputs) -> list:
     return tf.nest.flatten(outputs)
+
+
+def _traced_output_index(outputs, output: int | str | None) -> int:
+    """`output` as an index into the flattened outputs of a traced (subclassed) model."""
+    flat = _flat_outputs_of(outputs)
+    names = sorted(outputs) if isinstance(outputs, dict) else list(range(len(flat)))
+    if output is None and len(flat) == 1:
+        return 0
+    if output in names and not isinstance(output, bool):
+        return names.index(output)
+    raise UnsupportedModelError(
+        f"The model has {len(flat)} outputs ({', '.join(map(str, names))}): say which to "
+        f"explain with output=<index, or key of its output dict>. Received: output={output!r}"
+    )
 
 
 def _output_index(model: keras.Model, output: int | str | None) -> int:
