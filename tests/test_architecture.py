@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "kerasviz.override": 3,
     "kerasviz.layers": 4,
     "kerasviz.methods": 4,
+    "kerasviz.inputs": 4,
     "kerasviz.rewrite": 4,
     "kerasviz.targets": 4,
     "kerasviz.visualizer": 5,
