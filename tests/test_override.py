@@ -225,3 +225,35 @@ def test_rule_ops_refuses_eager_execution():
     with pytest.raises(kv.errors.UnsupportedModelError, match=r"Received: eager execution$"):
         with kv.override.rule_ops():
             pass
+
+
+class _TwoInputSubclassed(keras.Model):
+    def __init__(self):
+        super().__init__(name="two_input_subclassed")
+        self.conv = L.Conv2D(3, 3, bias_initializer="random_normal")
+        self.meta = L.Dense(4, bias_initializer="random_normal")
+        self.head = L.Dense(2)
+
+    def call(self, inputs):
+        return self.forward(inputs, lambda z, **o: tf.nn.relu(z))
+
+    def forward(self, inputs, relu):
+        image, meta = inputs
+        h = keras.ops.mean(relu(self.conv(image)), axis=(1, 2))
+        return self.head(keras.ops.concatenate([h, relu(self.meta(meta))], axis=-1))
+
+
+def test_subclassed_model_with_two_inputs_gives_a_map_per_input():
+    keras.utils.set_random_seed(6)
+    model = _TwoInputSubclassed()
+    images, meta = _images(seed=6), np.random.default_rng(6).normal(size=(3, 5)).astype(np.float32)
+    model([images, meta])
+    maps = kv.visualize(model, [images, meta], rules=kv.RULES, target=1, progress=False)
+    for rule in kv.RULES:
+        ts = [tf.constant(images), tf.constant(meta)]
+        with tf.GradientTape() as tape:
+            tape.watch(ts)
+            score = model.forward(ts, _reference_relu(rule))[:, 1]
+        expected = tape.gradient(score, ts)
+        np.testing.assert_allclose(maps[rule][0], expected[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(maps[rule][1], expected[1], rtol=1e-4, atol=1e-5)
