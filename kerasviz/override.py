@@ -50,7 +50,6 @@ _GRADIENT_NAME = "KerasvizRuleReLU"
 _probe = threading.local()
 
 
-@tf.RegisterGradient(_GRADIENT_NAME)
 def _rule_gradient(op, grad):
     seen = getattr(_probe, "seen", None)
     if seen is not None:
@@ -64,6 +63,12 @@ def _rule_gradient(op, grad):
         derivative = rules_lib.relu_derivative(z)
     fn = rules_lib.get_rule(rules_lib.active_override() or "saliency")
     return fn(grad, tf.cast(derivative, grad.dtype))
+
+
+try:  # registered once per process, at import (TensorFlow keeps gradients by name)
+    tf.RegisterGradient(_GRADIENT_NAME)(_rule_gradient)
+except KeyError:  # the module imported again (e.g. reloaded): the first registration stands
+    pass
 
 
 @contextlib.contextmanager

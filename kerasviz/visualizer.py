@@ -19,6 +19,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import keras
@@ -140,6 +141,13 @@ class Visualizer:
             source, self.input_spec = inputs_lib.split_at_embeddings(model, self.input_spec)
             self._positions, self._selection = inputs_lib.explained(self.input_spec, inputs)
         if self._ops:
+            if activations == "all":
+                warnings.warn(
+                    "kerasviz: activations='all' applies the rules at activation layers, and the op "
+                    "path (a subclassed model, or engine='ops') sees ReLU ops only: other activations "
+                    "in call() keep their ordinary gradient. Received: activations='all'",
+                    stacklevel=2,
+                )
             self.model = source
             self._report = None  # counted when the model is first traced
         else:

@@ -257,3 +257,12 @@ def test_subclassed_model_with_two_inputs_gives_a_map_per_input():
         expected = tape.gradient(score, ts)
         np.testing.assert_allclose(maps[rule][0], expected[0], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(maps[rule][1], expected[1], rtol=1e-4, atol=1e-5)
+
+
+def test_activations_all_on_the_op_path_says_what_it_cannot_see():
+    model = _Subclassed()
+    model(_images())
+    with pytest.warns(UserWarning, match=re.escape("the op path (a subclassed model, or engine='ops') sees ReLU "
+                                                   "ops only: other activations in call() keep their ordinary "
+                                                   "gradient. Received: activations='all'")):
+        kv.Visualizer(model, activations="all")
