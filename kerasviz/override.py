@@ -112,16 +112,17 @@ def counting() -> Iterator[collections.Counter]:
 
 
 def logits_of(output: tf.Tensor) -> tuple[tf.Tensor, bool]:
-    """The input of a final `Softmax` op (through `Identity` ops), else `output`.
+    """The input of a final `Softmax` op (through `Identity` and `Cast` ops), else `output`.
 
     Returns:
-        `(tensor, removed)`: the logits and whether a softmax was removed.
+        `(tensor, removed)`: the logits (in `output`'s dtype) and whether a
+        softmax was removed.
     """
     tensor = output
-    while getattr(tensor, "op", None) is not None and tensor.op.type == "Identity":
+    while getattr(tensor, "op", None) is not None and tensor.op.type in ("Identity", "Cast"):
         tensor = tensor.op.inputs[0]
     if getattr(tensor, "op", None) is not None and tensor.op.type == "Softmax":
-        return tensor.op.inputs[0], True
+        return tf.cast(tensor.op.inputs[0], output.dtype), True
     return output, False
 
 

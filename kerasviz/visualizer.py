@@ -468,8 +468,11 @@ class Visualizer:
 
     def _outputs(self, xs: list, layer: str | None) -> tf.Tensor:
         if layer is not None:
-            return self._call_model(xs, self._tap(layer, with_output=False))
-        outputs = _flat_outputs_of(self._call_model(xs))[self.output_index]
+            return self._without_softmax(self._call_model(xs, self._tap(layer, with_output=False)))
+        return self._without_softmax(_flat_outputs_of(self._call_model(xs))[self.output_index])
+
+    def _without_softmax(self, outputs: tf.Tensor) -> tf.Tensor:
+        """On the op path, the final softmax's input (the rewrite removes the softmax layer instead)."""
         return override.logits_of(outputs)[0] if self._strip_softmax else outputs
 
     def _explained(self, method: methods_lib.Method) -> list[int]:
@@ -497,12 +500,12 @@ class Visualizer:
             return self._outputs(xs, layer), None
         if layer is None:
             activations, outputs = self._call_model(xs, self._tap(cam_layer, with_output=True))
-            return outputs, activations
+            return self._without_softmax(outputs), activations
         key = ("cam", cam_layer, layer)
         if key not in self._submodels:
             self._submodels[key] = tap(self.model, [cam_layer, layer], outputs=False)
         activations, outputs = self._call_model(xs, self._submodels[key])
-        return outputs, activations
+        return self._without_softmax(outputs), activations
 
     def _compile(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
         rules = self.rules

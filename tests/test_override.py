@@ -266,3 +266,21 @@ def test_activations_all_on_the_op_path_says_what_it_cannot_see():
                                                    "ops only: other activations in call() keep their ordinary "
                                                    "gradient. Received: activations='all'")):
         kv.Visualizer(model, activations="all")
+
+
+@pytest.mark.parametrize("method, target", [
+    (kv.methods.GradCAM("conv"), 1),
+    (kv.methods.GuidedGradCAM("conv"), [[0, 2]] * 3),
+    (None, kv.targets.Neuron("head", 1)),  # the head's softmax is removed on both paths
+    (None, kv.targets.Neuron("conv", 2)),
+])
+def test_methods_and_inner_targets_on_the_op_path_equal_the_rewrite(method, target):
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((8, 8, 2))
+    h = L.Conv2D(4, 3, activation="relu", name="conv", bias_initializer="random_normal")(inputs)
+    model = keras.Model(inputs, L.Dense(3, activation="softmax", name="head")(L.Flatten()(h)))
+    x = _images(seed=7)
+    ops = kv.visualize(model, x, rules=kv.RULES, target=target, method=method, engine="ops", progress=False)
+    rewrite = kv.visualize(model, x, rules=kv.RULES, target=target, method=method, engine="rewrite", progress=False)
+    for rule in kv.RULES:
+        np.testing.assert_allclose(ops[rule], rewrite[rule], rtol=1e-5, atol=1e-6)
