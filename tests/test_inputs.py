@@ -155,8 +155,12 @@ def test_gradcam_on_two_inputs_upsamples_to_the_image_input():
                                    "'image' (N, 8, 8, 2), 'meta' (N, 3). Received: keys=['image']"),
     (lambda im, me: [im, me[:2]], "Every input needs the same number of samples; nothing is broadcast. "
                                   "Received: image: 3, meta: 2"),
-    (lambda im, me: [im, me[:, :2]], "Wrong image channel count in `images['meta']`: the model takes (N, 3). "
-                                     "Convert the images to 3 channels. Received: shape=(3, 2)"),
+    (lambda im, me: [im, me[:, :2]], "`images['meta']` must be a non-empty batch shaped (N, 3) for input 'meta'. "
+                                     "Received: shape=(3, 2)"),
+    (lambda im, me: [im, me[0]], "`images['meta']` must be a non-empty batch shaped (N, 3) for input 'meta'. "
+                                 "For one sample, pass images['meta'][None]. Received: shape=(3,)"),
+    (lambda im, me: [im, me * np.nan], "`images['meta']` contains 9 NaN or Inf values; gradients of them are "
+                                       "meaningless. Received: shape=(3, 3)"),
 ])
 def test_inputs_that_do_not_match_the_model_are_refused(given, message):
     viz = kv.Visualizer(_two_input_model(), rules=("saliency",))
