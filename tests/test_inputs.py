@@ -260,3 +260,24 @@ def test_sequence_and_table_models_follow_the_rules():
                                 [t], np.full(4, 2))
     for rule in kv.RULES:
         _close(maps[rule], reference[rule][0], f"table {rule}")
+
+
+def test_sanity_check_of_an_image_input_equals_that_of_the_image_only_model():
+    """The meta branch adds a constant per sample (zero kernel): the image's maps and scores are those
+    of the image-only model made of the same layers."""
+    model = _two_input_model()
+    model.get_layer("meta_dense").set_weights([np.zeros((3, 5), np.float32), np.zeros(5, np.float32)])
+    pooled = L.GlobalAveragePooling2D()(model.get_layer("conv").output)
+    no_meta = keras.ops.zeros_like(model.inputs[0][:, 0, 0, :1]) * np.zeros((1, 5), np.float32)
+    image_only = keras.Model(model.inputs[0], model.get_layer("head")(L.Concatenate()([pooled, no_meta])))
+    images, meta = _two_inputs(n=3, seed=9)
+    both = kv.analysis.sanity_check(model, [images, meta], rules=("saliency", "guided"), num_random_classes=2,
+                                    layers=["conv"], progress=False)
+    alone = kv.analysis.sanity_check(image_only, images, rules=("saliency", "guided"), num_random_classes=2,
+                                     layers=["conv"], progress=False)
+    for label in ("saliency", "guided"):
+        assert both.results[label].class_ssim == pytest.approx(alone.results[label].class_ssim, abs=1e-4)
+        assert both.results[label].recovery == pytest.approx(alone.results[label].recovery, abs=1e-4)
+        assert both.results[label].input_similarity == pytest.approx(alone.results[label].input_similarity, abs=1e-4)
+        assert [step.ssim for step in both.results[label].cascade] == pytest.approx(
+            [step.ssim for step in alone.results[label].cascade], abs=1e-4)
