@@ -37,6 +37,8 @@ from kerasviz.errors import InvalidArgumentError, InvalidInputError, InvalidTarg
 from kerasviz.rewrite import Activations, OnUnsupported, RewriteReport, check_model, rewrite_for, tap, warn_about
 
 Maps = dict[str, np.ndarray]
+#: The ending of the rewrite report's entry for a nested subclassed model (kerasviz.rewrite).
+_NOT_INSPECTED = ", not inspected)"
 #: How the rules reach the model's ReLUs (see `Visualizer`'s `engine`).
 ENGINES: tuple[str, ...] = ("auto", "rewrite", "ops")
 
@@ -228,6 +230,8 @@ class Visualizer:
         if self._ops:
             for op_type, count in found.items():
                 self._report.replaced[f"{op_type} op in call()"] += count
+            # A nested subclassed model's ReLU ops now follow the rules: it is inspected after all.
+            self._report.unsupported = [u for u in self._report.unsupported if not u.endswith(_NOT_INSPECTED)]
         if self._strip_softmax and override.logits_of(flat[self.output_index])[1]:
             self._report.softmax_removed.append("final Softmax op")
         warn_about(self._report, self.rules, self._on_unsupported, stacklevel + 1)

@@ -297,3 +297,30 @@ def test_subclassed_model_takes_a_dataset_once_it_has_seen_an_array():
         viz(dataset, progress=False)
     expected = viz(x, target=1, progress=False)["guided"]
     np.testing.assert_allclose(viz(dataset, target=1, progress=False)["guided"], expected, rtol=1e-6)
+
+
+class _Block(keras.Model):
+    def __init__(self):
+        super().__init__(name="block")
+        self.conv = L.Conv2D(3, 3, padding="same", bias_initializer="random_normal")
+
+    def call(self, x):
+        return tf.nn.relu(self.conv(x))
+
+
+def test_nested_subclassed_model_in_a_functional_model_follows_the_rules_without_a_warning():
+    keras.utils.set_random_seed(9)
+    inputs, block, head = keras.Input((8, 8, 2)), _Block(), L.Dense(3)
+    model = keras.Model(inputs, head(L.Flatten()(block(inputs))))
+    x = _images(seed=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        viz = kv.Visualizer(model, rules=kv.RULES)
+    assert viz.report.unsupported == [] and dict(viz.report.replaced) == {"Relu op in call()": 1}
+
+    def forward(t, relu):
+        h = relu(tf.nn.conv2d(t, block.conv.kernel, 1, "SAME") + block.conv.bias)
+        return tf.reshape(h, (tf.shape(h)[0], -1)) @ head.kernel + head.bias
+
+    classes = np.array([0, 1, 2])
+    _assert_rules_match(viz(x, target=classes, progress=False), _reference_maps(forward, x, classes))
