@@ -86,7 +86,8 @@ def split_at_embeddings(model: keras.Model, spec: list[InputSpec]) -> tuple[kera
 
     Raises:
         UnsupportedModelError: when token ids feed other layers besides their
-            `Embedding` (there is no single place to explain them).
+            `Embedding` (there is no single place to explain them), or the
+            `Embedding` has `mask_zero=True` (its mask comes from the ids).
     """
     graph = _compat.sequential_graph(model) if isinstance(model, keras.Sequential) else model
     integer = [np.dtype(s.dtype).kind in "iu" for s in spec]
@@ -107,6 +108,14 @@ def split_at_embeddings(model: keras.Model, spec: list[InputSpec]) -> tuple[kera
     outputs = _compat.run_through_graph(graph, inputs, call)
     if not embedded:
         return model, spec
+    masked = [layer.name for layer, _ in embedded.values() if getattr(layer, "mask_zero", False)]
+    if masked:  # the mask is computed from the ids, which the split model no longer takes
+        raise UnsupportedModelError(
+            f"kerasviz explains token ids at their embedding's output, and Embedding {masked[0]!r} "
+            f"has mask_zero=True: its padding mask comes from the ids, which that split model does not "
+            f"take. Build the model with mask_zero=False (and explain unpadded sequences), or mask "
+            f"the padding in the model's own layers. Received: mask_zero=True"
+        )
     new_inputs = [embedded[j][1] if j in embedded else x for j, x in enumerate(inputs)]
     try:
         split = keras.Model(new_inputs[0] if len(new_inputs) == 1 else new_inputs, outputs, name=model.name)

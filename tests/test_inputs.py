@@ -281,3 +281,13 @@ def test_sanity_check_of_an_image_input_equals_that_of_the_image_only_model():
         assert both.results[label].input_similarity == pytest.approx(alone.results[label].input_similarity, abs=1e-4)
         assert [step.ssim for step in both.results[label].cascade] == pytest.approx(
             [step.ssim for step in alone.results[label].cascade], abs=1e-4)
+
+
+def test_a_masking_embedding_is_refused_with_the_reason():
+    ids = keras.Input((4,), dtype="int32")
+    h = L.Embedding(5, 3, mask_zero=True, name="masked")(ids)
+    model = keras.Model(ids, L.Dense(2)(L.GlobalAveragePooling1D()(h)))
+    with pytest.raises(kv.errors.UnsupportedModelError, match=re.escape(
+            "Embedding 'masked' has mask_zero=True: its padding mask comes from the ids, which that split model "
+            "does not take.")):
+        kv.Visualizer(model, rules=("saliency",))
