@@ -324,3 +324,38 @@ def test_nested_subclassed_model_in_a_functional_model_follows_the_rules_without
 
     classes = np.array([0, 1, 2])
     _assert_rules_match(viz(x, target=classes, progress=False), _reference_maps(forward, x, classes))
+
+
+def test_a_registered_rule_follows_its_own_function_on_the_op_path():
+    keras.utils.set_random_seed(10)
+    model = _Subclassed()
+    x = _images(seed=10)
+    model(x)
+    kv.rules.register("kv14_positive", lambda g, d: tf.nn.relu(g * d))
+    try:
+        maps = kv.visualize(model, x, rules=("kv14_positive",), target=2, progress=False)
+    finally:
+        kv.rules.unregister("kv14_positive")
+
+    def positive(**options):
+        relu = _reference_relu("saliency", **options)
+
+        @tf.custom_gradient
+        def f(z):
+            y = relu(z)
+
+            def backward(g):
+                with tf.GradientTape() as tape:
+                    tape.watch(z)
+                    inner = relu(z)
+                return tf.nn.relu(tape.gradient(inner, z, output_gradients=g))
+
+            return y, backward
+
+        return f
+
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        score = model.forward(xt, lambda z, **o: positive(**o)(z))[:, 2]
+    np.testing.assert_allclose(maps["kv14_positive"], tape.gradient(score, xt), rtol=1e-4, atol=1e-5)
