@@ -179,15 +179,24 @@ def probe(call, specs, variables) -> tuple[collections.Counter, object]:
     return found, concrete.structured_outputs
 
 
+#: Up to this many score columns, `gradients` builds one backward pass per column in the graph;
+#: above it, one vectorized pass (`tf.vectorized_map`), whose graph does not grow with `K`.
+LOOP_COLUMNS = 32
+
+
 def gradients(scores: tf.Tensor, sources: list, vectorized: bool) -> list:
     """`tf.gradients` of `scores` for each source; with `vectorized`, one per score column.
 
     Args:
         scores: `(B,)` scores, or `(B, K)` with `vectorized`.
         sources: tensors of the traced forward pass (inputs, activations).
-        vectorized: differentiate each of the `K` columns on its own, in one
-            vectorized backward pass (`tf.vectorized_map`, as a tape's
-            `batch_jacobian` does): `(B, K, ...)` per source.
+        vectorized: differentiate each of the `K` columns on its own,
+            sharing the one forward pass: `(B, K, ...)` per source. Up to
+            `LOOP_COLUMNS` columns this is `K` backward passes in the graph,
+            beyond it one `tf.vectorized_map` over the columns. On 2 CPU cores
+            (benchmarks/bench_models.py, 64×64, batch 8, 10 classes), the
+            per-column passes took 0.47 of ten single-class calls, the
+            vectorized pass 1.17.
 
     Returns:
         One gradient per source, `None` where a source does not reach the scores.
@@ -198,11 +207,16 @@ def gradients(scores: tf.Tensor, sources: list, vectorized: bool) -> list:
     reached = [s for s, c in zip(sources, connected) if c]
     if not reached:
         return [None] * len(sources)
-    columns = tf.eye(tf.shape(scores)[1], dtype=scores.dtype)
+    columns = scores.shape[1]
+    if columns is not None and columns <= LOOP_COLUMNS:
+        per_column = [tf.gradients(scores[:, k], reached) for k in range(columns)]
+        stacked = iter([tf.stack([grads[i] for grads in per_column], axis=1) for i in range(len(reached))])
+        return [next(stacked) if c else None for c in connected]
+    onehots = tf.eye(tf.shape(scores)[1], dtype=scores.dtype)
 
     def column(onehot):
         return tf.gradients(scores, reached, grad_ys=tf.broadcast_to(onehot, tf.shape(scores)))
 
-    stacked = iter(tf.vectorized_map(column, columns))
+    stacked = iter(tf.vectorized_map(column, onehots))
     out = [next(stacked) if c else None for c in connected]
     return [None if g is None else tf.experimental.numpy.moveaxis(g, 0, 1) for g in out]

@@ -359,3 +359,16 @@ def test_a_registered_rule_follows_its_own_function_on_the_op_path():
         tape.watch(xt)
         score = model.forward(xt, lambda z, **o: positive(**o)(z))[:, 2]
     np.testing.assert_allclose(maps["kv14_positive"], tape.gradient(score, xt), rtol=1e-4, atol=1e-5)
+
+
+def test_many_classes_take_the_vectorized_pass_and_equal_the_per_column_passes(monkeypatch):
+    keras.utils.set_random_seed(11)
+    model = _Subclassed()
+    x = _images(seed=11)
+    model(x)
+    target = [[3, 0, 2]] * 3
+    looped = kv.visualize(model, x, rules=kv.RULES, target=target, progress=False)
+    monkeypatch.setattr(kv.override, "LOOP_COLUMNS", 1)
+    vectorized = kv.visualize(model, x, rules=kv.RULES, target=target, progress=False)
+    for rule in kv.RULES:
+        np.testing.assert_allclose(vectorized[rule], looped[rule], rtol=1e-5, atol=1e-6)
