@@ -40,7 +40,7 @@ _CORE = {
     "Visualizer": "kerasviz.visualizer",
     "visualize": "kerasviz.visualizer",
 }
-_CORE_MODULES = ("layers", "methods", "precision", "rules", "targets")
+_CORE_MODULES = ("inputs", "layers", "methods", "override", "precision", "rules", "targets")
 
 __version__ = "0.1.0"
 
@@ -58,6 +58,7 @@ __all__ = [
     "datasets",
     "errors",
     "explain_dataset",
+    "inputs",
     "layer_paths",
     "layers",
     "methods",
@@ -65,6 +66,7 @@ __all__ = [
     "open_maps",
     "precision",
     "precision_report",
+    "override",
     "render",
     "rewrite",
     "rules",

@@ -60,6 +60,7 @@ References:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -86,6 +87,7 @@ __all__ = [
     "MethodLike",
     "SmoothGrad",
     "cam_layer",
+    "token_grid",
     "resolve",
 ]
 
@@ -140,6 +142,11 @@ class Method:
     def _reducer(self, images: np.ndarray, rules: Sequence[str]) -> _Reducer:
         """How the per-forward-image maps become per-image maps."""
         return _Concatenate(rules)
+
+    def _for_input(self, position: int, name: str) -> Method:
+        """The method as it applies to one input of a model with several (its own noise, baseline)."""
+        del position, name
+        return self
 
     # -- identity ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -199,7 +206,10 @@ class SmoothGrad(Method):
     range taken over all pixels and channels of that image) and
     `ε = np.random.default_rng([seed, i]).standard_normal((samples,
     *x_i.shape), dtype=np.float32)`, so the same call gives the same maps,
-    whatever the batch size. The copies' maps `g_c` are combined into
+    whatever the batch size. A model with several inputs gets noise on each
+    explained input, scaled by that input's own range, the `j`-th input's
+    (`j ≥ 1`) drawn from `default_rng([seed, i, j])`; token ids get it on
+    their embedding. The copies' maps `g_c` are combined into
     `mean_c g_c` (`"mean"`, SmoothGrad), `mean_c g_c²` (`"square"`,
     SquareGrad) or `mean_c g_c² − (mean_c g_c)²` (`"var"`, VarGrad).
 
@@ -241,6 +251,12 @@ class SmoothGrad(Method):
         self.seed = _validation.seed(seed, non_negative=True)
         self.copies = self.samples
         self.name = {"mean": "smoothgrad", "square": "squaregrad", "var": "vargrad"}[self.aggregate]
+        self._position = 0
+
+    def _for_input(self, position, name):
+        view = copy.copy(self)
+        view._position = int(position)
+        return view
 
     def noise_of(self, image: np.ndarray, index: int) -> np.ndarray:
         """The `samples` noise arrays added to `image`, the `index`-th image of a call.
@@ -253,7 +269,8 @@ class SmoothGrad(Method):
             `(samples, *image.shape)` float32 noise, `σ ε` as documented above.
         """
         sigma = np.float32(self.noise * (float(image.max()) - float(image.min())))
-        rng = np.random.default_rng([self.seed, int(index)])
+        # the model's first input draws from [seed, index], its j-th from [seed, index, j]
+        rng = np.random.default_rng([self.seed, int(index), *([self._position] if self._position else [])])
         return sigma * rng.standard_normal((self.samples, *image.shape), dtype=np.float32)
 
     def _inputs(self, images, sample, copy):
@@ -294,8 +311,12 @@ class IntegratedGradients(Method):
     Args:
         steps: path points per image. Defaults to `64`.
         baseline: a number (every pixel) or an array shaped like one image,
-            in the space of the images passed to the `Visualizer`. Defaults
-            to `0.0`.
+            in the space of the images passed to the `Visualizer`. For a
+            model with several inputs, a dict of them keyed by input name
+            (inputs left out get `0.0`). Token ids are explained at their
+            embedding, so their baseline is an embedding vector, `(E,)` or
+            `(T, E)`: `0.0` (the zero vector), or a pad id's,
+            `embedding_layer.embeddings[pad_id]`. Defaults to `0.0`.
 
     Raises:
         InvalidArgumentError: for a bad argument (at construction; a baseline
@@ -315,10 +336,22 @@ class IntegratedGradients(Method):
 
     name = "ig"
 
-    def __init__(self, steps: int = 64, baseline: float | np.ndarray = 0.0):
+    def __init__(self, steps: int = 64, baseline: float | np.ndarray | dict = 0.0):
         self.steps = _validation.positive_int(steps, "steps")
-        self.baseline = _baseline(baseline)
+        if isinstance(baseline, dict):  # one per input of a model with several, by input name
+            self.baselines = {str(k): _baseline(v) for k, v in baseline.items()}
+            self.baseline = np.float32(0.0)
+        else:
+            self.baselines = None
+            self.baseline = _baseline(baseline)
         self.copies = self.steps
+
+    def _for_input(self, position, name):
+        if self.baselines is None:
+            return self
+        view = copy.copy(self)
+        view.baseline = self.baselines.get(name, np.zeros((), np.float32))
+        return view
 
     @property
     def alphas(self) -> np.ndarray:
@@ -351,11 +384,17 @@ class IntegratedGradients(Method):
                         scale=(images - self._baseline_for(images)).astype(np.float32))
 
     def __repr__(self):
-        if self.baseline.ndim == 0:
-            return f"IntegratedGradients(steps={self.steps}, baseline={float(self.baseline)!r})"
-        digest = hashlib.sha1(np.ascontiguousarray(self.baseline).tobytes()).hexdigest()[:12]
-        return (f"IntegratedGradients(steps={self.steps}, "
-                f"baseline=array(shape={self.baseline.shape}, sha1={digest}))")
+        if self.baselines is not None:
+            inner = ", ".join(f"{k!r}: {_baseline_text(v)}" for k, v in self.baselines.items())
+            return f"IntegratedGradients(steps={self.steps}, baseline={{{inner}}})"
+        return f"IntegratedGradients(steps={self.steps}, baseline={_baseline_text(self.baseline)})"
+
+
+def _baseline_text(baseline: np.ndarray) -> str:
+    if baseline.ndim == 0:
+        return repr(float(baseline))
+    digest = hashlib.sha1(np.ascontiguousarray(baseline).tobytes()).hexdigest()[:12]
+    return f"array(shape={baseline.shape}, sha1={digest})"
 
 
 class GradCAM(Method):
@@ -385,10 +424,17 @@ class GradCAM(Method):
             last convolutional layer of the model (nested models searched
             too), as xplique and tf-keras-vis choose.
         plus_plus: use Grad-CAM++ weights. Defaults to `False`.
+        grid: `(h, w)`, how a token layer's tokens lie on the image. A layer
+            with an output `(N, L, D)` (a transformer's encoder block) is
+            read as a grid of patch tokens: all `L` tokens when `L` is a
+            square, else the last `h × w = L − 1` after a class token, else
+            the last `h × w` tokens for the `grid` given here. Defaults to
+            `None`.
 
     Raises:
         InvalidArgumentError: for a bad argument (at construction), or a
-            layer without a spatial output (at the call).
+            layer without a spatial output, or a token layer whose tokens do
+            not form a grid and no `grid` (at the call).
 
     Example:
 
@@ -404,32 +450,94 @@ class GradCAM(Method):
 
     name = "gradcam"
 
-    def __init__(self, layer: str | None = None, plus_plus: bool = False):
+    def __init__(self, layer: str | None = None, plus_plus: bool = False, grid: tuple[int, int] | None = None):
         self.layer = _layer_name(layer)
         if not isinstance(plus_plus, (bool, np.bool_)):
             raise InvalidArgumentError(f"`plus_plus` must be True or False. Received: plus_plus={plus_plus!r}")
         self.plus_plus = bool(plus_plus)
         if self.plus_plus:
             self.name = "gradcampp"
+        self.grid = None if grid is None else _validation.int_pair(grid)
+        if grid is not None and (self.grid is None or min(self.grid) < 1):
+            raise InvalidArgumentError(
+                f"`grid` is (h, w), the patch tokens' rows and columns, two positive ints. Received: grid={grid!r}"
+            )
 
     @property
     def needs_layer(self) -> bool:
         return True
 
     def cache_key(self):
-        return (type(self).__name__, self.layer, self.plus_plus)
+        return (type(self).__name__, self.layer, self.plus_plus, self.grid)
 
     def _graph(self, x, activations, differentiate, rules, vectorized, layer):
-        _check_spatial(activations, x, layer)
-        size = x.shape[1:3]
-        return {
-            rule: _cam(activations, _connected(differentiate(rule, [activations])[0], layer),
-                       self.plus_plus, size, vectorized)
-            for rule in rules
-        }
+        tokens = activations.shape.rank == 3
+        grid = token_grid(activations.shape[1], self.grid, layer) if tokens else None
+        if not tokens:
+            _check_spatial(activations, x, layer)
+        size = x.shape[1:3] if x.shape.rank == 4 else grid
+        maps = {}
+        for rule in rules:
+            gradient = _connected(differentiate(rule, [activations])[0], layer)
+            a = _as_grid(activations, grid, False) if tokens else activations
+            g = _as_grid(gradient, grid, vectorized) if tokens else gradient
+            maps[rule] = _cam(a, g, self.plus_plus, size, vectorized)
+        return maps
 
     def __repr__(self):
-        return f"GradCAM(layer={self.layer!r}, plus_plus={self.plus_plus})"
+        grid = "" if self.grid is None else f", grid={self.grid}"
+        return f"GradCAM(layer={self.layer!r}, plus_plus={self.plus_plus}{grid})"
+
+
+def token_grid(length: int | None, grid: tuple[int, int] | None, layer: str | None) -> tuple[int, int]:
+    """How `length` tokens of a token layer lie on a grid: `grid`, or all of them, or all after a class token.
+
+    Args:
+        length: the number of tokens `L` of the layer's output `(N, L, D)`.
+        grid: `(h, w)` given by the user, or `None`.
+        layer: the layer's name, for the message.
+
+    Returns:
+        `(h, w)`; the map is read from the last `h × w` tokens.
+
+    Raises:
+        InvalidArgumentError: when `L` is unknown, `grid` asks for more than
+            `L` tokens, or no grid is given and neither `L` nor `L − 1` is a square.
+
+    Example:
+
+    ```python
+    kv.methods.token_grid(50, None, "encoder_3")   # (7, 7): a class token, then 7 x 7 patches
+    ```
+    """
+    if length is None:
+        raise InvalidArgumentError(
+            f"Grad-CAM on token layer {layer!r} needs a known number of tokens. Received: length=None"
+        )
+    if grid is not None:
+        if grid[0] * grid[1] > length:
+            raise InvalidArgumentError(
+                f"Layer {layer!r} has {length} tokens, fewer than the grid's {grid[0]} x {grid[1]}. "
+                f"Received: grid={grid}"
+            )
+        return grid
+    for patches in (length, length - 1):
+        side = math.isqrt(max(patches, 0))
+        if patches > 0 and side * side == patches:
+            return side, side
+    raise InvalidArgumentError(
+        f"Layer {layer!r} has {length} tokens: not a square grid of patches, nor a class token followed "
+        f"by one. Say how the last h x w tokens lie on the image with GradCAM(layer, grid=(h, w)). "
+        f"Received: grid=None"
+    )
+
+
+def _as_grid(tokens, grid, vectorized: bool):
+    """The last `h × w` tokens of `(B, [K,] L, D)` as `(B, [K,] h, w, D)`."""
+    h, w = grid
+    last = tokens[..., -h * w:, :]
+    lead = tf.shape(last)[:2] if vectorized else tf.shape(last)[:1]
+    return tf.reshape(last, tf.concat([lead, [h, w, tf.shape(last)[-1]]], axis=0))
 
 
 class GuidedGradCAM(Method):

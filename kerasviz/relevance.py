@@ -451,13 +451,13 @@ def check_method(method: Any, relevance: dict[str, RelevanceRule]) -> None:
         )
 
 
-def baseline_passes(relevance: dict[str, RelevanceRule], forward: Callable[[tf.Tensor], Any], x: tf.Tensor) -> dict:
-    """Run `forward` on each DeepLIFT rule's baseline, recording the values its layers need."""
+def baseline_passes(relevance: dict[str, RelevanceRule], forward: Callable[[Any], Any], xs: list[tf.Tensor]) -> dict:
+    """Run `forward` on each DeepLIFT rule's baseline (one per input of `xs`), recording what its layers need."""
     recorded = {}
     for name, rule in relevance.items():
         if isinstance(rule, DeepLift):
             with recording(name) as values:
-                forward(rule.baseline_like(x))
+                forward([rule.baseline_like(x) for x in xs])
             recorded[name] = values
     return recorded
 

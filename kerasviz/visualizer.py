@@ -19,6 +19,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import keras
@@ -27,25 +28,38 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from kerasviz import _compat, _validation
+from kerasviz import inputs as inputs_lib
 from kerasviz import methods as methods_lib
+from kerasviz import override
 from kerasviz import precision as precision_lib
 from kerasviz import relevance as relevance_lib
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
-from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import DEFAULT_POLICY, Activations, OnUnsupported, check_model, rewrite_for, tap
+from kerasviz.errors import InvalidArgumentError, InvalidInputError, InvalidTargetError, UnsupportedModelError
+from kerasviz.rewrite import (
+    DEFAULT_POLICY, Activations, OnUnsupported, RewriteReport, check_model, rewrite_for, tap, warn_about,
+)
 
 Maps = dict[str, np.ndarray]
 _TIES = "kerasviz_ties"  # the compiled function's count of argmax ties, beside the maps
+#: The ending of the rewrite report's entry for a nested subclassed model (kerasviz.rewrite).
+_NOT_INSPECTED = ", not inspected)"
+#: How the rules reach the model's ReLUs (see `Visualizer`'s `engine`).
+ENGINES: tuple[str, ...] = ("auto", "rewrite", "ops")
 
 
 class Visualizer:
     """Backpropagation maps of a Keras model under several backward rules.
 
     Args:
-        model: a built Functional or Sequential Keras model with one input.
-            It is never modified; the visualizer follows its weights as they
-            change (e.g. during training).
+        model: a Keras model: Functional or Sequential (ReLU layers are
+            rewritten; ReLU ops in custom layers and `Lambda`s follow the
+            rules on the op path, found by tracing), or subclassed (the op
+            path, `kv.override`: every ReLU op its `call()` runs). It may
+            take several inputs (maps for each, in the structure they are
+            given) and token ids that feed an `Embedding` (explained at the
+            embedding's output). It is never modified; the visualizer
+            follows its weights as they change (e.g. during training).
         rules: rule names or aliases, and relevance rules: LRP composites
             (`"lrp-epsilon-plus-flat"`...), `"deeplift"`, or `kv.rules.LRP` /
             `kv.rules.DeepLift` objects (keyed by their `name`). Defaults to `kv.RULES`.
@@ -75,13 +89,21 @@ class Visualizer:
             maps are float32). Reduced types are about twice as fast where
             the hardware has a fast path; `kv.precision_report` measures speed
             and fidelity on your model. Defaults to `"float32"`.
+        engine: how the rules reach the ReLUs: `"auto"` (rewrite the
+            layers, and use the op path where tracing finds ReLU ops the
+            rewrite cannot see, or for a subclassed model), `"rewrite"`
+            (layers only; subclassed models refused) or `"ops"` (the op
+            path on the model as it is). Defaults to `"auto"`.
+        inputs: the inputs to explain, by name or index, for a model with
+            several: one (its maps come as one array) or a list. Defaults to
+            `None`: every input with a gradient (floats, and token ids).
 
     Raises:
         UnknownRuleError: for an unknown rule name.
         InvalidArgumentError: for no rules, a `batch_size` that is not a
             positive int, or an unknown `precision`.
-        UnsupportedModelError: for a model with several inputs, or several
-            outputs and no `output`.
+        UnsupportedModelError: for a model with several outputs and no
+            `output`, or (with `engine="rewrite"`) a subclassed model.
 
     Example:
 
@@ -89,6 +111,8 @@ class Visualizer:
     viz = kv.Visualizer(model, rules=("saliency", "guided"))
     maps = viz(images, target=3)
     maps["guided"].shape == images.shape  # True
+    maps = kv.Visualizer(two_input_model, rules=("guided",))([images, meta], target=0)
+    image_map, meta_map = maps["guided"]
     ```
     """
 
@@ -106,6 +130,8 @@ class Visualizer:
         jit_compile: bool = False,
         activations: Activations = "relu",
         precision: str = "float32",
+        engine: str = "auto",
+        inputs: str | int | Sequence[str | int] | None = None,
     ):
         rules = tuple(rules) if isinstance(rules, Iterator) else rules
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
@@ -115,23 +141,58 @@ class Visualizer:
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
             )
-        check_model(model)  # subclassed or input-less: rewrite's message
-        inputs = getattr(model, "inputs", None) or []
-        if len(inputs) != 1:
-            raise UnsupportedModelError(
-                f"kerasviz explains models with one image input; this model has "
-                f"{len(inputs)} inputs. Wrap it in a model that takes the image "
-                f"and closes over the other inputs. Received: model={model.name!r}"
+        self.engine = _validation.one_of(engine, "engine", ENGINES, what="engine")
+        graph_model = isinstance(model, keras.Sequential) or _compat.is_functional(model)
+        if graph_model or self.engine == "rewrite":
+            check_model(model)  # subclassed (engine="rewrite") or input-less: rewrite's message
+        self._on_unsupported = on_unsupported
+        self._logits = bool(logits)
+        # The op path: the model's own ReLU ops follow the rules (kv.override),
+        # used for what the layer rewrite cannot see (decided by tracing).
+        self._ops = not graph_model or self.engine == "ops"
+        self._strip_softmax = self._ops and self._logits
+        self._probed: dict[tuple, tuple] = {}
+        self._inputs_arg = inputs
+        #: the model's inputs (`kv.inputs.InputSpec`); a subclassed model's are known once called.
+        self.input_spec: list[inputs_lib.InputSpec] | None = None
+        self._structure: str | None = None  # how a subclassed model takes them: "single", "list", "dict"
+        source = model
+        if graph_model:
+            self.input_spec = inputs_lib.describe(model)
+            source, self.input_spec = inputs_lib.split_at_embeddings(model, self.input_spec)
+            self._positions, self._selection = inputs_lib.explained(self.input_spec, inputs)
+        if self._ops:
+            if activations == "all":
+                warnings.warn(
+                    "kerasviz: activations='all' applies the rules at activation layers, and the op "
+                    "path (a subclassed model, or engine='ops') sees ReLU ops only: other activations "
+                    "in call() keep their ordinary gradient. Received: activations='all'",
+                    stacklevel=2,
+                )
+            self.model = source
+            self._report = None  # counted when the model is first traced
+        else:
+            self.model = rewrite_for(
+                source, self.rule_objects, logits=logits, on_unsupported=on_unsupported,
+                activations=activations, stacklevel=3, warn=False, precision=precision,
             )
-        self.model = rewrite_for(
-            model, self.rule_objects, logits=logits, on_unsupported=on_unsupported,
-            activations=activations, stacklevel=3, precision=precision,
-        )
-        if precision != "float32":
+            self._report = self.model.kerasviz_report
+        if self.precision != "float32":
             precision_lib.check_speed(precision, stacklevel=2)
-        self.output_index = _output_index(model, output)
-        self.input_shape: tuple = tuple(model.inputs[0].shape)
+        self.output_index = _output_index(model, output) if graph_model else output
+        self.input_shape: tuple | None = tuple(model.inputs[0].shape) if graph_model else None
         self.preprocess = preprocess
+        if graph_model:
+            self._probe(stacklevel=3)
+        if self._ops and (self._relevance or self.precision != "float32"):
+            asked = ", ".join([f"rules={list(self._relevance)}"] * bool(self._relevance)
+                              + [f"precision={self.precision!r}"] * (self.precision != "float32"))
+            raise UnsupportedModelError(
+                "Relevance rules (LRP, DeepLIFT) and reduced precision work on the layers of a Functional "
+                "or Sequential model; this model runs ReLUs the layer rewrite cannot see (a subclassed "
+                "model, or ReLU ops inside custom layers or Lambdas), which only the gradient rules reach. "
+                f"Use the gradient rules in float32, or rebuild the model from Keras layers. Received: {asked}"
+            )
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
         self.jit_compile = bool(jit_compile)
@@ -148,13 +209,73 @@ class Visualizer:
 
     @property
     def report(self):
-        """The `RewriteReport` of the model's rewrite."""
-        return self.model.kerasviz_report
+        """The `RewriteReport`: the ReLUs that follow the rules (layers rewritten, ReLU ops found).
+
+        For a subclassed model it is known once the model has been traced
+        (after the first call); `None` before.
+        """
+        return self._report
+
+    @property
+    def uses_ops(self) -> bool:
+        """Whether the rules act at the model's ReLU ops (`kv.override`) rather than only at rewritten layers."""
+        return self._ops
 
     @property
     def num_classes(self) -> int:
         """Size of the last axis of the explained output."""
-        return int(self.model.outputs[self.output_index].shape[-1])
+        if not self._probed:
+            return int(self.model.outputs[self.output_index].shape[-1])
+        return int(next(iter(self._probed.values()))[-1])
+
+    def _model_input(self, xs: list):
+        """The model's input value from one tensor per input, in the structure the model takes."""
+        if self._structure == "dict":
+            return {spec.name: x for spec, x in zip(self.input_spec, xs)}
+        if self._structure == "list" or len(xs) > 1:
+            return list(xs)
+        return xs[0]
+
+    def _call_model(self, xs: list, model: keras.Model | None = None):
+        x = self._model_input(xs)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return (model or self.model)(x, training=False)
+
+    def _probe(self, *, stacklevel: int) -> tuple:
+        """Trace the model once for its inputs: its ReLU ops, the explained output's shape.
+
+        ReLU ops that a backward pass crosses outside the rewritten layers
+        (custom layers, `Lambda`s, a subclassed `call()`) switch on the op
+        path; the "no ReLU" warning fires only when the trace has none.
+        """
+        key = tuple(spec.map_shape[1:] for spec in self.input_spec)
+        if key in self._probed:
+            return self._probed[key]
+        specs = [tf.TensorSpec((None, *shape), "float32" if spec.tokens else spec.dtype)
+                 for spec, shape in zip(self.input_spec, key)]
+        found, outputs = override.probe(lambda *xs: self._call_model(list(xs)), specs, self.model.trainable_weights)
+        flat = _flat_outputs_of(outputs)
+        if not self._probed and not isinstance(self.output_index, int):
+            self.output_index = _traced_output_index(outputs, self.output_index)
+        self._probed[key] = tuple(flat[self.output_index].shape)
+        if len(self._probed) > 1:
+            return self._probed[key]
+        if self._report is None:
+            self._report = RewriteReport(rule=self.rules[0])
+        if found and not self._ops and self.engine == "auto":
+            self._ops = True  # the rewritten layers and the hidden ReLU ops, in one traced pass
+        if self._ops:
+            for op_type, count in found.items():
+                self._report.replaced[f"{op_type} op in call()"] += count
+            # A nested subclassed model's ReLU ops now follow the rules: it is inspected after all.
+            self._report.unsupported = [u for u in self._report.unsupported if not u.endswith(_NOT_INSPECTED)]
+        if self._strip_softmax and override.logits_of(flat[self.output_index])[1]:
+            self._report.softmax_removed.append("final Softmax op")
+        # A relevance rule's map differs from saliency without ReLUs too (rewrite_for checks its layers).
+        warn_about(self._report, tuple(r for r in self.rules if r not in self._relevance), self._on_unsupported,
+                   stacklevel + 1)
+        return self._probed[key]
 
     def __call__(
         self,
@@ -171,6 +292,9 @@ class Visualizer:
         Args:
             images: array `(N, *input_shape)`, as the model takes them (or as
                 `preprocess` takes them). Integer arrays are cast to float32.
+                For a model with several inputs, a list of one array per
+                input (in order) or a dict keyed by input name; token ids as
+                integers.
                 Or a finite `tf.data.Dataset` of images, batched or not, or
                 of `(image, ...)` tuples (the first element is taken): it is
                 read batch by batch (for datasets larger than memory, write
@@ -192,54 +316,135 @@ class Visualizer:
         Returns:
             `{rule: float32 array}` shaped like `images`, or `(N, K, ...)`
             for K classes per sample (`(N, H, W)` / `(N, K, H, W)` for
-            `GradCAM`). Raw values: normalize with `kv.render`.
+            `GradCAM`). Token ids give `(N, T, E)` maps over their
+            embedding. With several inputs, each rule's value is a list
+            (or a dict) of such arrays, one per explained input, as the
+            inputs were given. Raw values: normalize with `kv.render`.
 
         Raises:
             InvalidInputError: for images of the wrong rank, size or channel
-                count, an empty batch, NaN or Inf.
+                count, an empty batch, NaN or Inf; for inputs that do not
+                match the model (count, names, float or out-of-range ids).
             InvalidTargetError / UnknownTargetError: for a bad target.
         """
         if isinstance(images, tf.data.Dataset):
+            if self.input_shape is None:
+                raise InvalidInputError(
+                    "A subclassed model's input shape is learnt from its first array: call the "
+                    "Visualizer (or its predict) once with an array before passing a tf.data.Dataset. "
+                    "Received: images=<tf.data.Dataset> on the first call"
+                )
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
-        images = _validation.image_batch(images, self.input_shape)
+        flat, structure = self._flat(images)
         method = methods_lib.resolve(method)
         relevance_lib.check_method(method, self._relevance)
         target = self._target(target, labels)
-        num_samples = images.shape[0]
+        num_samples = flat[0].shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
         ties = 0
         if method.copies > 1 and target.reads_prediction:
             # Copies of an image (noise, path points) are differentiated for the
             # class chosen on the image itself, not for each copy's own top class.
-            logits = self.predict(images, batch_size=batch)
+            logits = self._predict(flat, batch)
             predicted = np.argmax(logits, axis=-1)
             target = target.for_predicted(predicted, self.num_classes)
             ties = precision_lib.count_ties(logits) if self.precision != "float32" else 0
-        aux = np.asarray(target.aux(num_samples, self._target_width(target, images.shape)))
-        function = self._function(target, method)
-        reducer = method._reducer(images, self.rules)
+        aux = np.asarray(target.aux(num_samples, self._target_width(target, [a.shape for a in flat])))
+        positions = self._explained(method)
+        per_input = {j: method._for_input(j, self.input_spec[j].name) for j in positions}
+        function = self._function(target, method, positions)
+        reducers = {j: per_input[j]._reducer(flat[j], self.rules) for j in positions}
         total = num_samples * method.copies  # forward images
         starts = range(0, total, batch)
         for start in tqdm(starts, desc="kerasviz", unit="batch", disable=not progress or len(starts) < 2):
             sample, copy = np.divmod(np.arange(start, min(start + batch, total)), method.copies)
-            x = images[start:start + batch] if method.copies == 1 else method._inputs(images, sample, copy)
+            xs = [a[start:start + batch] if method.copies == 1
+                  else per_input[j]._inputs(a, sample, copy) if j in per_input else a[sample]
+                  for j, a in enumerate(flat)]
             with rules_lib.released_custom_gradients():  # a trace's entries would hold the weights forever
-                maps = function(tf.constant(x), tf.constant(aux[sample]))
-            reducer.add(sample, {rule: maps[rule].numpy() for rule in self.rules})
+                maps = function([tf.constant(x) for x in xs], tf.constant(aux[sample]))
+            for k, j in enumerate(positions):
+                reducers[j].add(sample, {rule: maps[rule][k].numpy() for rule in self.rules})
             ties += int(maps[_TIES]) if _TIES in maps else 0
         self.ties = ties
         precision_lib.warn_ties(ties, num_samples, self.precision, stacklevel=2)
-        return reducer.result()
+        results = [reducers[j].result() for j in positions]
+        if method.needs_layer:  # one map per sample, over the image input
+            return results[0]
+        return {rule: inputs_lib.restructure([r[rule] for r in results], positions, self.input_spec,
+                                             structure, self._selection)
+                for rule in self.rules}
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """The explained output (logits) for `images`, as the maps see it."""
-        images = _validation.image_batch(images, self.input_shape)
-        batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
-        parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
-                 for i in range(0, len(images), batch)]
-        return np.concatenate(parts)
+        flat, _ = self._flat(images)
+        return self._predict(flat, _validation.positive_int(batch_size or self.batch_size, "batch_size"))
+
+    def explained_output(self, xs) -> tf.Tensor:
+        """The explained output (logits) of one forward pass, traced inside a `tf.function`.
+
+        It is what the maps differentiate: `preprocess` applied, the chosen
+        output, a final softmax removed (for a subclassed model, the input of
+        its final `Softmax` op).
+
+        Args:
+            xs: a tensor for a one-input model, or a list of one tensor per
+                input (token ids as their embeddings, `(N, T, E)`).
+
+        Returns:
+            The output tensor, e.g. `(N, classes)` logits.
+
+        Raises:
+            UnsupportedModelError: when called eagerly.
+
+        Example:
+
+        ```python
+        logits_of = tf.function(viz.explained_output)
+        logits = logits_of(tf.constant(images))
+        ```
+        """
+        return self._traced_outputs(list(xs) if isinstance(xs, (list, tuple)) else [xs], None)
 
     # -- internals ------------------------------------------------------------
+    def _predict(self, flat: list[np.ndarray], batch: int) -> np.ndarray:
+        outputs = self._outputs
+        if self._strip_softmax:  # the softmax is found among the traced ops
+            if "predict" not in self._functions:
+                self._functions["predict"] = tf.function(functools.partial(self._traced_outputs), autograph=False)
+            outputs = self._functions["predict"]
+        with rules_lib.released_custom_gradients():
+            parts = [outputs([tf.constant(a[i:i + batch]) for a in flat], None).numpy()
+                     for i in range(0, len(flat[0]), batch)]
+        return np.concatenate(parts)
+
+    def _traced_outputs(self, xs: list, layer: str | None) -> tf.Tensor:
+        with override.rule_ops():
+            return self._outputs(xs, layer)
+
+    def _flat(self, given) -> tuple[list[np.ndarray], str]:
+        """The inputs checked against the model, one float32 array per input (ids embedded)."""
+        if self.input_spec is None:  # a subclassed model: its inputs are what it is first given
+            self._learn_inputs(given)
+        flat, structure = inputs_lib.flatten(self.input_spec, given)
+        if self._structure is not None and structure != self._structure and len(flat) > 1:
+            structure = self._structure
+        return flat, structure
+
+    def _learn_inputs(self, given) -> None:
+        if isinstance(given, dict):
+            names, values, self._structure = list(given), list(given.values()), "dict"
+        elif isinstance(given, (list, tuple)) and len(given) > 1 and all(hasattr(v, "shape") for v in given):
+            names, values, self._structure = [f"input_{j}" for j in range(len(given))], list(given), "list"
+        else:
+            names, values, self._structure = ["input"], [given], "single"
+        checked = [_validation.image_batch(v, (None,) * max(np.ndim(v), 2), name=f"images[{n!r}]")
+                   for n, v in zip(names, values)]
+        self.input_spec = [inputs_lib.InputSpec(n, (None, *a.shape[1:]), "float32") for n, a in zip(names, checked)]
+        self._positions, self._selection = inputs_lib.explained(self.input_spec, self._inputs_arg)
+        self.input_shape = self.input_spec[0].shape
+        self._probe(stacklevel=5)
+
     def _target(self, target, labels) -> targets_lib.Target:
         if isinstance(target, str) and target.strip().lower() == "loss" and labels is not None:
             return targets_lib.Loss(labels)
@@ -250,8 +455,13 @@ class Visualizer:
             )
         return targets_lib.resolve(target, seed=self.seed)
 
-    def _target_width(self, target: targets_lib.Target, images_shape: tuple) -> int:
+    def _target_width(self, target: targets_lib.Target, shapes: list[tuple]) -> int:
         """The explained tensor's last axis; checks that the target fits that tensor."""
+        if target.layer is None and self._probed:
+            shape = (None, *self._probe(stacklevel=4)[1:])
+            target.check(shape)
+            return int(shape[-1])
+        images_shape = shapes[0] if len(shapes) == 1 else list(shapes)
         if target.layer is None:
             tensor = self.model.outputs[self.output_index]
             model = self.model
@@ -307,60 +517,82 @@ class Visualizer:
             tapped = tap(self.model, layer, outputs=with_output)
             if with_output:  # keep the explained output only
                 tapped = keras.Model(
-                    tapped.inputs[0], [tapped.outputs[0], tapped.outputs[1 + self.output_index]],
-                    name=tapped.name,
+                    tapped.inputs[0] if len(tapped.inputs) == 1 else tapped.inputs,
+                    [tapped.outputs[0], tapped.outputs[1 + self.output_index]], name=tapped.name,
                 )
             self._submodels[key] = tapped
         return self._submodels[key]
 
-    def _outputs(self, x: tf.Tensor, layer: str | None) -> tf.Tensor:
-        if self.preprocess is not None:
-            x = self.preprocess(x)
+    def _outputs(self, xs: list, layer: str | None) -> tf.Tensor:
         if layer is not None:
-            outputs = self._tap(layer, with_output=False)(x, training=False)
+            outputs = self._without_softmax(self._call_model(xs, self._tap(layer, with_output=False)))
         else:
-            outputs = _flat_outputs_of(self.model(x, training=False))[self.output_index]
+            outputs = self._without_softmax(_flat_outputs_of(self._call_model(xs))[self.output_index])
         return tf.cast(outputs, tf.float32)  # scores and targets in float32 in every precision
 
-    def _function(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
-        key = target.cache_key() + method.cache_key()
+    def _without_softmax(self, outputs: tf.Tensor) -> tf.Tensor:
+        """On the op path, the final softmax's input (the rewrite removes the softmax layer instead)."""
+        return override.logits_of(outputs)[0] if self._strip_softmax else outputs
+
+    def _explained(self, method: methods_lib.Method) -> list[int]:
+        """The inputs a method's maps are of: every explained input, or Grad-CAM's one image input."""
+        if not method.needs_layer or len(self.input_spec) == 1:
+            return self._positions
+        images = [j for j in self._positions if len(self.input_spec[j].shape) == 4]
+        if len(images) != 1:
+            raise InvalidArgumentError(
+                f"{type(method).__name__} upsamples to one image input (N, H, W, C); name it with "
+                f"inputs=<its name>. Received: inputs={self._inputs_arg!r} with explained inputs "
+                f"{[self.input_spec[j].name for j in self._positions]}"
+            )
+        return images
+
+    def _function(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
+        key = target.cache_key() + method.cache_key() + tuple(positions)
         if key not in self._functions:
-            self._functions[key] = self._compile(target, method)
+            self._functions[key] = self._compile(target, method, positions)
         return self._functions[key]
 
-    def _forward(self, x: tf.Tensor, layer: str | None, cam_layer: str | None):
+    def _forward(self, xs: list, layer: str | None, cam_layer: str | None):
         """The explained tensor and, when `cam_layer` is given, that layer's activations."""
         if cam_layer is None:
-            return self._outputs(x, layer), None
-        if self.preprocess is not None:
-            x = self.preprocess(x)
+            return self._outputs(xs, layer), None
         if layer is None:
-            activations, outputs = self._tap(cam_layer, with_output=True)(x, training=False)
-            return tf.cast(outputs, tf.float32), activations
+            activations, outputs = self._call_model(xs, self._tap(cam_layer, with_output=True))
+            return tf.cast(self._without_softmax(outputs), tf.float32), activations
         key = ("cam", cam_layer, layer)
         if key not in self._submodels:
             self._submodels[key] = tap(self.model, [cam_layer, layer], outputs=False)
-        activations, outputs = self._submodels[key](x, training=False)
-        return tf.cast(outputs, tf.float32), activations
+        activations, outputs = self._call_model(xs, self._submodels[key])
+        return tf.cast(self._without_softmax(outputs), tf.float32), activations
 
-    def _compile(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
+    def _compile(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
         rules = self.rules
         vectorized = target.num_scores is not None
         cam_layer = methods_lib.cam_layer(self.model, method) if method.needs_layer else None
-        persistent = method._backward_passes(rules, vectorized) > 1
+        persistent = method._backward_passes(rules, vectorized) > 1 or len(positions) > 1
+        per_input = {j: method._for_input(j, self.input_spec[j].name) for j in positions}
         # argmax of reduced-precision logits may meet a tie: counted, then reported
         count_ties = self.precision != "float32" and target.reads_prediction and target.layer is None
 
         # autograph=False: no tensor-dependent Python control flow here, and
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
-        def compute(x, aux):
+        def compute(xs, aux):
+            xs = list(xs)
             baselines = relevance_lib.baseline_passes(  # DeepLIFT's reference values
-                self._relevance, lambda x0: self._forward(x0, target.layer, cam_layer), x)
-            with tf.GradientTape(persistent=persistent) as tape, relevance_lib.replaying(baselines):
-                tape.watch(x)
-                outputs, activations = self._forward(x, target.layer, cam_layer)
-                scores = target.scores(outputs, aux)
+                self._relevance, lambda x0s: self._forward(x0s, target.layer, cam_layer), xs)
+            if self._ops:  # ReLU ops follow the rules under tf.gradients (a tape ignores the override)
+                tape = None
+                with override.rule_ops():
+                    outputs, activations = self._forward(xs, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
+            else:
+                with tf.GradientTape(persistent=persistent) as tape, relevance_lib.replaying(baselines):
+                    for j in positions:
+                        tape.watch(xs[j])
+                    outputs, activations = self._forward(xs, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
             # Methods see float32 activations; gradients are taken at the tensor the
             # model computed (a reduced-precision one), then cast to float32.
             computed = activations
@@ -378,16 +610,40 @@ class Visualizer:
                 images, three rules: 11.8 s instead of 15.0 s).
                 """
                 sources = [computed if source is activations else source for source in sources]
-                with rules_lib.backward_rule(self._relevance.get(rule, rule)), tf.control_dependencies(done[-1:]):
-                    if vectorized:
+                with (rules_lib.backward_rule(self._relevance.get(rule, rule)),
+                      tf.control_dependencies([d for d in done[-1:] if d is not None])):
+                    if tape is None:
+                        result = override.gradients(scores, list(sources), vectorized)
+                    elif vectorized:
                         result = [tape.batch_jacobian(scores, source) for source in sources]
                     else:
                         result = tape.gradient(scores, list(sources))
                     result = [r if r is None else tf.cast(r, tf.float32) for r in result]
-                done.append(result[0])
+                done.append(next((r for r in result if r is not None), None))
                 return result
 
-            maps = method._graph(x, activations, differentiate, rules, vectorized, cam_layer)
+            inputs = [xs[j] for j in positions]
+            shared: dict = {}
+
+            def differentiate_all(rule, sources):
+                """`differentiate`, where asking for one input's gradient computes every explained input's.
+
+                Each input's method graph asks for its own input; the first
+                asks, under each rule, for all of them in one backward pass.
+                """
+                if len(inputs) == 1 or not any(s is x for s in sources for x in inputs):
+                    return differentiate(rule, sources)
+                extra = [s for s in sources if not any(s is x for x in inputs)]
+                key = (rule, tuple(id(s) for s in extra))
+                if key not in shared:
+                    shared[key] = dict(zip(map(id, inputs + extra), differentiate(rule, inputs + extra)))
+                return [shared[key][id(s)] for s in sources]
+
+            maps = {rule: [] for rule in rules}
+            for j in positions:
+                graph = per_input[j]._graph(xs[j], activations, differentiate_all, rules, vectorized, cam_layer)
+                for rule in rules:
+                    maps[rule].append(graph[rule])
             if count_ties:
                 maps[_TIES] = precision_lib.graph_ties(outputs)
             return maps
@@ -412,7 +668,7 @@ def visualize(
     """One-shot form of `Visualizer(model, rules, ...)(images, target)`.
 
     Keyword arguments go to `Visualizer` (`output`, `preprocess`, `logits`,
-    `on_unsupported`, `activations`, `batch_size`, `seed`, `precision`) or to the call (`method`,
+    `on_unsupported`, `activations`, `batch_size`, `seed`, `precision`, `engine`, `inputs`) or to the call (`method`,
     `labels`, `progress`). For repeated calls keep a `Visualizer`: it
     compiles once.
 
@@ -430,6 +686,20 @@ def visualize(
 
 def _flat_outputs_of(outputs) -> list:
     return tf.nest.flatten(outputs)
+
+
+def _traced_output_index(outputs, output: int | str | None) -> int:
+    """`output` as an index into the flattened outputs of a traced (subclassed) model."""
+    flat = _flat_outputs_of(outputs)
+    names = sorted(outputs) if isinstance(outputs, dict) else list(range(len(flat)))
+    if output is None and len(flat) == 1:
+        return 0
+    if output in names and not isinstance(output, bool):
+        return names.index(output)
+    raise UnsupportedModelError(
+        f"The model has {len(flat)} outputs ({', '.join(map(str, names))}): say which to "
+        f"explain with output=<index, or key of its output dict>. Received: output={output!r}"
+    )
 
 
 def _output_index(model: keras.Model, output: int | str | None) -> int:

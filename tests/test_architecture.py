@@ -34,9 +34,11 @@ LAYERS: dict[str, int] = {
     # the backward rules, and what is built on them
     "kerasviz.relevance": 3,
     "kerasviz.rules": 3,
+    "kerasviz.override": 3,
     "kerasviz.layers": 4,
     "kerasviz.relevance_layers": 4,
     "kerasviz.methods": 4,
+    "kerasviz.inputs": 4,
     "kerasviz.rewrite": 4,
     "kerasviz.targets": 4,
     "kerasviz.visualizer": 5,

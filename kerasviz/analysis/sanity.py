@@ -485,6 +485,7 @@ def sanity_check(
     output: int | str | None = None,
     batch_size: int = 32,
     progress: bool = True,
+    inputs: str | int | None = None,
 ) -> SanityReport:
     """Class sensitivity, cascading randomization and image recovery of each rule's maps.
 
@@ -554,6 +555,10 @@ def sanity_check(
         batch_size: images per forward pass. Defaults to `32`.
         progress: show a progress bar over the randomization steps.
             Defaults to `True`.
+        inputs: for a model with several inputs (passed as `images`, a list
+            or dict as `kv.Visualizer` takes them), the image input whose
+            maps are judged, by name or index. Defaults to `None`: the
+            model's one image input `(N, H, W, C)`.
 
     Returns:
         A `SanityReport`: `print` it for a table, `.to_dict()` for JSON,
@@ -593,13 +598,28 @@ def sanity_check(
     init = _validation.one_of(init, "init", ("keras", "paper"))
     seed = _validation.seed(seed, non_negative=True)
 
-    viz = Visualizer(model, rules, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
-    if len(viz.input_shape) != 4:
-        raise UnsupportedModelError(
-            "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
-            f"inputs. Received: model input shape {viz.input_shape}"
-        )
-    logits = viz.predict(images)  # the visualizer's checks of images vs model
+    several = len(getattr(model, "inputs", None) or []) > 1
+    inputs = _image_input(model, inputs) if several else None
+    viz = Visualizer(model, rules, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed,
+                     inputs=inputs)
+    for traced in (False, True):  # a subclassed model's input is known once traced
+        if traced:
+            logits = viz.predict(images)  # the visualizer's checks of images vs model
+        if viz.input_shape is not None and len(viz.input_shape) != 4 and not several:
+            raise UnsupportedModelError(
+                "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
+                f"inputs. Received: model input shape {viz.input_shape}"
+            )
+    given = images
+    if several:  # the judged image input's array
+        names = [spec.name for spec in viz.input_spec]
+        position = names.index(inputs) if isinstance(inputs, str) else int(inputs) % len(names)
+        if len(viz.input_spec[position].shape) != 4:
+            raise UnsupportedModelError(
+                "sanity_check compares image-shaped maps: the judged input must be (N, H, W, C). "
+                f"Received: inputs={inputs!r} shaped {viz.input_spec[position].shape}"
+            )
+        images = given[names[position]] if isinstance(given, dict) else given[position]
     images = np.asarray(images, dtype=np.float32)
     num_classes = logits.shape[-1]
     if num_classes < 2:
@@ -631,7 +651,7 @@ def sanity_check(
     recoveries = {}
     relevance = rules_lib.relevance_rules(viz.rule_objects)
     for method in method_list:
-        per_class = viz(images, target=classes, method=method, progress=False)
+        per_class = viz(given, target=classes, method=method, progress=False)
         for rule, maps in per_class.items():
             label = _label(method.name, rule)
             maps = _as_maps(maps)
@@ -648,7 +668,8 @@ def sanity_check(
             recoveries[label] = [metrics.recovery(m, _image_like(x, m)) for m, x in zip(original[label], images)]
 
     curves, shifted = _cascade(
-        model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list
+        model, viz, given, predicted, original, order, all_layers, seed, init, output, progress, method_list,
+        inputs,
     )
 
     results: dict[str, RuleSanity] = {}
@@ -735,7 +756,30 @@ def _signed(maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return maps * np.sign(scores).reshape(scores.shape + (1,) * (maps.ndim - scores.ndim)).astype(maps.dtype)
 
 
-def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list):
+def _image_input(model: keras.Model, inputs: str | int | None) -> str | int:
+    """The image input of a model with several inputs whose maps `sanity_check` judges."""
+    if inputs is not None:
+        return inputs
+    images = [x for x in model.inputs if len(x.shape) == 4]
+    if len(images) != 1:
+        raise UnsupportedModelError(
+            f"sanity_check judges the maps of one image input (N, H, W, C); the model has {len(images)} "
+            f"among its {len(model.inputs)} inputs: name it with inputs=<name or index>. Received: inputs=None"
+        )
+    return model.inputs.index(images[0])
+
+
+def _rolled(images):
+    """Each sample given the inputs of the one before it (every input of a model with several)."""
+    if isinstance(images, dict):
+        return {k: np.roll(np.asarray(v), 1, axis=0) for k, v in images.items()}
+    if isinstance(images, (list, tuple)):
+        return [np.roll(np.asarray(v), 1, axis=0) for v in images]
+    return np.roll(images, 1, axis=0)
+
+
+def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list,
+             inputs=None):
     """The cascading-randomization curves `{label: [CascadeStep, ...]}`, and the M6 maps.
 
     The M6 maps (`{label: maps}` of the images shifted by one, for the
@@ -748,7 +792,8 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
         warnings.simplefilter("ignore")
         copy_viz = Visualizer(
-            copy, viz.rule_objects, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
+            copy, viz.rule_objects, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed,
+            inputs=inputs,
         )
     curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
@@ -779,10 +824,10 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     measure("none")
     # Maps of image i-1 for image i's class, with the original weights (M6).
     shifted = None
-    if len(images) > 1:
+    if len(predicted) > 1:
         shifted = {}
         for method in method_list:
-            rolled = np.roll(images, 1, axis=0)
+            rolled = _rolled(images)
             maps = copy_viz(rolled, target=predicted, method=method, progress=False)
             shifted.update({
                 _label(method.name, rule): signed(rule, _as_maps(m[:, None])[:, 0], rolled) for rule, m in maps.items()

@@ -76,10 +76,7 @@ class ChunkExplainer:
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
         def logits_of(x):
-            if viz.preprocess is not None:
-                x = viz.preprocess(x)
-            logits = tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
-            return tf.cast(logits, tf.float32)  # the table's scores in float32 in every precision
+            return viz.explained_output(x)
 
         self._logits_of = logits_of
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when
