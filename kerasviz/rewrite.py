@@ -453,6 +453,8 @@ class _Rewriter:
 
     def _in_policy(self, layer, replacement):
         """`replacement` computing in the rewrite's precision, on `layer`'s variables."""
+        if not isinstance(replacement, keras.layers.Layer):  # an op of the graph (e.g. GetItem): no dtype
+            return replacement
         if replacement.compute_dtype == self.policy.compute_dtype:
             return replacement
         if isinstance(replacement, keras.Model):
