@@ -111,6 +111,7 @@ class Visualizer:
             activations=activations, stacklevel=3,
         )
         self.output_index = _output_index(model, output)
+        self.logits = bool(logits)
         self.input_shape: tuple = tuple(model.inputs[0].shape)
         self.preprocess = preprocess
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
@@ -179,6 +180,8 @@ class Visualizer:
         target = self._target(target, labels)
         num_samples = images.shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
+        if method.forward_only:  # perturbation methods: forward batches, no backward (kerasviz.perturbation)
+            return method._explain(self, images, target, batch, progress)
         if method.copies > 1 and target.reads_prediction:
             # Copies of an image (noise, path points) are differentiated for the
             # class chosen on the image itself, not for each copy's own top class.
@@ -204,6 +207,25 @@ class Visualizer:
         parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
                  for i in range(0, len(images), batch)]
         return np.concatenate(parts)
+
+    def _score_function(self, target: targets_lib.Target, *, softmax: bool = False) -> Callable:
+        """A compiled `scores(x, aux)` of forward images only, no backward pass.
+
+        The scores are the target's (logits as `kv.targets` defines them), or
+        with `softmax=True` the target's entries of the explained output's
+        softmax (Score-CAM's weights; class targets only). Used by the
+        perturbation methods and `kv.evaluation`.
+        """
+        key = ("forward", softmax) + target.cache_key()
+        if key not in self._functions:
+            def scores(x, aux):
+                outputs = self._outputs(x, target.layer)
+                return target.scores(tf.nn.softmax(outputs) if softmax else outputs, aux)
+
+            self._functions[key] = tf.function(
+                functools.partial(scores), reduce_retracing=True, autograph=False, jit_compile=self.jit_compile
+            )
+        return self._functions[key]
 
     # -- internals ------------------------------------------------------------
     def _target(self, target, labels) -> targets_lib.Target:
