@@ -17,6 +17,8 @@ kv.evaluation.mu_fidelity(model, images, gxi, target=3)   # near 1: faithful
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from kerasviz import _validation
@@ -26,7 +28,8 @@ from kerasviz.perturbation import _Scores, run_plan
 
 
 def mu_fidelity(model, images, maps, target="max", grid: int = 8, subset: float = 0.2, samples: int = 128,
-                baseline=0.0, seed: int = 0, *, batch_size: int | None = None) -> np.ndarray:
+                baseline=0.0, seed: int = 0, *, batch_size: int | None = None,
+                positions: Sequence[int] | None = None) -> np.ndarray:
     """Bhatt et al.'s MuFidelity: the correlation of map sums and score drops over random subsets.
 
     The image is cut into `grid × grid` cells (row and column edges at
@@ -56,6 +59,9 @@ def mu_fidelity(model, images, maps, target="max", grid: int = 8, subset: float 
         seed: an int >= 0. Defaults to `0`.
         batch_size: forward images per batch (`samples + 1` per image).
             Defaults to `None` (the Visualizer's).
+        positions: the images' places in a larger set, used as their
+            "image index" in the draws (so a dataset evaluated chunk by chunk
+            gets the draws of one call). Defaults to `None` (0 … N − 1).
 
     Returns:
         `(N,)` float64 correlations.
@@ -85,10 +91,11 @@ def mu_fidelity(model, images, maps, target="max", grid: int = 8, subset: float 
     cols = np.round(np.arange(grid + 1) * width / grid).astype(int)
     cell_of = (np.searchsorted(rows, np.arange(height), side="right") - 1)[:, None] * grid + (
         np.searchsorted(cols, np.arange(width), side="right") - 1)[None, :]
+    positions = _positions(positions, len(images))
     chosen = max(1, int(round(subset * grid * grid)))
     subsets = np.zeros((len(images), samples, grid * grid), bool)
     for i in range(len(images)):
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([seed, positions[i]])
         picks = np.argsort(rng.random((samples, grid * grid)), axis=1)[:, :chosen]
         np.put_along_axis(subsets[i], picks, True, axis=1)
     base = _common.image_baseline(images, baseline)
@@ -102,7 +109,7 @@ def mu_fidelity(model, images, maps, target="max", grid: int = 8, subset: float 
 
 
 def infidelity(model, images, maps, target="max", noise: float = 0.1, samples: int = 64, seed: int = 0, *,
-               batch_size: int | None = None) -> np.ndarray:
+               batch_size: int | None = None, positions: Sequence[int] | None = None) -> np.ndarray:
     """Yeh et al.'s infidelity: `E_I[(I · map − (S(x) − S(x − I)))²]` for Gaussian `I`.
 
     `I = σ ε`, `ε ~ N(0, 1)` per pixel and channel from
@@ -126,6 +133,8 @@ def infidelity(model, images, maps, target="max", noise: float = 0.1, samples: i
         samples: noise draws per image. Defaults to `64`.
         seed: an int >= 0. Defaults to `0`.
         batch_size: forward images per batch. Defaults to `None`.
+        positions: the images' indices in the draws (see `mu_fidelity`).
+            Defaults to `None` (0 … N − 1).
 
     Returns:
         `(N,)` float64 mean squared errors.
@@ -144,10 +153,11 @@ def infidelity(model, images, maps, target="max", noise: float = 0.1, samples: i
     seed = _validation.seed(seed, non_negative=True)
     viz = _common.visualizer(model, batch_size)
     images, maps, target, batch = _common.prepared(viz, images, maps, target, batch_size)
+    positions = _positions(positions, len(images))
 
     def draws(i):
         sigma = noise * (float(images[i].max()) - float(images[i].min()))
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([seed, positions[i]])
         return (sigma * rng.standard_normal((samples, *images.shape[1:]))).astype(np.float32)
 
     plan = _NoisePlan(images, draws, samples)
@@ -158,6 +168,17 @@ def infidelity(model, images, maps, target="max", noise: float = 0.1, samples: i
         explained = (perturbation * maps[i]).reshape(samples, -1).sum(axis=1)
         errors[i] = np.mean((explained - (scores[i, 0] - scores[i, 1:])) ** 2)
     return errors
+
+
+def _positions(positions, count: int) -> list[int]:
+    if positions is None:
+        return list(range(count))
+    values = [int(p) for p in np.asarray(positions).reshape(-1)] if np.asarray(positions).dtype.kind in "iu" else None
+    if values is None or len(values) != count or min(values) < 0:
+        raise InvalidArgumentError(
+            f"`positions` must be one int >= 0 per image ({count}). Received: positions={positions!r}"
+        )
+    return values
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
