@@ -187,19 +187,20 @@ def test_adversarial(tmp_path):
 
 
 def test_trust_table(tmp_path):
-    """Every (method, rule) pair on both nets; the CAM makes GBP's map class-sensitive (Guided Grad-CAM)."""
+    """Every (method, rule) pair on the three nets; the CAM makes GBP's map class-sensitive (Guided Grad-CAM)."""
     stdout = run_example("trust_table.py", tmp_path)
-    for key in ("fashion_cnn", "vgg16_random"):
+    for key in ("fashion_cnn", "fashion_vgg", "vgg16_random"):
         assert_png(tmp_path / f"sanity_{key}.png", 20)
     markdown = (tmp_path / "trust_table.md").read_text()
-    # Header, separator; 7 methods x 3 rules on the Fashion-MNIST net, 2 x 3 on VGG-16 (--smoke).
-    assert markdown.count("\n") == 2 + 7 * 3 + 2 * 3
+    # Header, separator; 8 methods x 3 rules on the Fashion-MNIST CNN, 2 x 3 on each VGG (--smoke).
+    assert markdown.count("\n") == 2 + 8 * 3 + 2 * 3 * 2
     networks = json.loads((tmp_path / "trust_table.json").read_text())["networks"]
     for key, network in networks.items():
         results = network["report"]["rules"]
-        assert len(results) == (21 if key == "fashion_cnn" else 6)
+        assert len(results) == (24 if key == "fashion_cnn" else 6)
         for result in results.values():
-            assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+            assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"],
+                           result["deletion"], result["insertion"], result["mu_fidelity"])
             assert result["verdict"] in stdout
         assert results["saliency"]["verdict"] == "reflects the decision", key
         assert results["guided"]["verdict"] == "mostly image recovery", key

@@ -169,7 +169,8 @@ def regional():
     """Logit 0 = Σ w x over REGION only (w > 0); logit 1 = 0."""
     model = keras.Sequential([keras.Input((SIZE, SIZE, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
     weights = np.zeros((SIZE, SIZE, 3, 2), np.float32)
-    weights[REGION + (slice(None), 0)] = np.random.default_rng(3).uniform(0.5, 1.5, weights[REGION + (slice(None), 0)].shape)
+    region = REGION + (slice(None), 0)
+    weights[region] = np.random.default_rng(3).uniform(0.5, 1.5, weights[region].shape)
     model.layers[-1].set_weights([weights.reshape(-1, 2), np.zeros(2, np.float32)])
     return model, weights[..., 0]
 
@@ -219,7 +220,8 @@ def test_kernelshap_gives_the_exact_shapley_values_of_a_linear_score(regional):
     blocks = np.random.default_rng(6).uniform(0.0, 1.0, (2, 4, 4, 3)).astype(np.float32)
     x = blocks.repeat(4, axis=1).repeat(4, axis=2)
     shap = methods.KernelSHAP(segments=16, samples=300, seed=0)
-    maps = kv.Visualizer(model, rules=("saliency", "guided"), on_unsupported="keep")(x, target=0, method=shap, progress=False)
+    viz = kv.Visualizer(model, rules=("saliency", "guided"), on_unsupported="keep")
+    maps = viz(x, target=0, method=shap, progress=False)
     inside = _region_mask()
     for i, m in enumerate(maps["saliency"]):
         labels = shap.segmentation(x[i])

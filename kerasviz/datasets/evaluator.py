@@ -114,7 +114,8 @@ def evaluate_dataset(
     unknown = [r for r in rules if r not in opened.rules]
     if unknown:
         raise InvalidArgumentError(
-            f"The store has no maps of rules {unknown}; its rules are {list(opened.rules)}. Received: rules={list(rules)}"
+            f"The store has no maps of rules {unknown}; its rules are {list(opened.rules)}. "
+            f"Received: rules={list(rules)}"
         )
     options = dict(options or {})
     extra = sorted(set(options) - set(metrics))

@@ -173,8 +173,9 @@ def infidelity(model, images, maps, target="max", noise: float = 0.1, samples: i
 def _positions(positions, count: int) -> list[int]:
     if positions is None:
         return list(range(count))
-    values = [int(p) for p in np.asarray(positions).reshape(-1)] if np.asarray(positions).dtype.kind in "iu" else None
-    if values is None or len(values) != count or min(values) < 0:
+    array = np.asarray(positions)
+    values = [int(p) for p in array.reshape(-1)] if array.dtype.kind in "iu" else []
+    if len(values) != count or min(values, default=-1) < 0:
         raise InvalidArgumentError(
             f"`positions` must be one int >= 0 per image ({count}). Received: positions={positions!r}"
         )
