@@ -79,8 +79,8 @@ def main(argv=None) -> int:
     images = x_test[index].astype(np.float32)
     results, lines = {}, ["| network | map | deletion ↓ | insertion ↑ | MuFidelity ↑ |", "|---|---|---|---|---|"]
     print(f"{'network':<12} {'map':<26} {'deletion':>9} {'insertion':>9} {'MuFid.':>7}")
-    for key, model in (("fashion_cnn", kv.zoo.fashion_cnn(weights="trained")),
-                       ("fashion_vgg", kv.zoo.fashion_vgg(weights="trained"))):
+    for key, model, images in (("fashion_cnn", kv.zoo.fashion_cnn(weights="trained"), images),
+                               ("fashion_vgg", kv.zoo.fashion_vgg(weights="trained"), kv.data.to_rgb32(images))):
         viz = kv.Visualizer(model, rules=kv.RULES, batch_size=64)
         classes = viz.predict(images).argmax(-1)
         results[key] = {}

@@ -8,7 +8,7 @@ Grad-CAM) and every rule (saliency, DeconvNet, GBP):
 - the shipped Fashion-MNIST CNN (`kv.zoo.fashion_cnn(weights="trained")`,
   92 % test accuracy) on test images;
 - the shipped VGG-style Fashion-MNIST net (`kv.zoo.fashion_vgg(weights="trained")`,
-  94 %) on the same images;
+  94 %) on the same images (as 32×32 RGB, `kv.data.to_rgb32`);
 - VGG-16 with the paper's random initialization (`kv.zoo.vgg16(init="paper")`)
   on the sample photos at 64×64: a network that has learned nothing, so a
   map that looks like the photo shows the image, not a decision.
@@ -95,7 +95,8 @@ def networks(args):
     (_, _), (x_test, _) = kv.data.fashion_mnist()
     index = np.sort(np.random.default_rng(args.seed).choice(len(x_test), args.images, replace=False))
     yield "fashion_cnn", "Fashion-MNIST CNN, trained", kv.zoo.fashion_cnn(weights="trained"), x_test[index], args.layers
-    yield "fashion_vgg", "Fashion-MNIST VGG, trained", kv.zoo.fashion_vgg(weights="trained"), x_test[index], args.layers
+    yield ("fashion_vgg", "Fashion-MNIST VGG, trained", kv.zoo.fashion_vgg(weights="trained"),
+           kv.data.to_rgb32(x_test[index]), args.layers)
     size = args.vgg_size
     photos = kv.data.sample_images(size=size)[: args.vgg_images]
     vgg = kv.zoo.vgg16(init="paper", input_shape=(size, size, 3), seed=args.seed)

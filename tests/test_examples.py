@@ -206,3 +206,19 @@ def test_trust_table(tmp_path):
         assert results["guided"]["verdict"] == "mostly image recovery", key
         guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
         assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
+
+
+def test_faithfulness(tmp_path):
+    """Deletion, insertion and MuFidelity of every map on both trained nets; the image itself scores well."""
+    stdout = run_example("faithfulness.py", tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert set(results) == {"fashion_cnn", "fashion_vgg"}
+    for key, rows in results.items():
+        assert len(rows) == 4 * 3 + 2 + 2  # 4 gradient methods x 3 rules, Occlusion, RISE, 2 references
+        for row in rows.values():
+            assert_printed(stdout, row["deletion"], row["insertion"], row["mu_fidelity"])
+        image, random = rows["reference: the image |x|"], rows["reference: random map"]
+        # a map that knows nothing of the model but where the garment is beats a random map on deletion
+        assert image["deletion"] < random["deletion"] and image["insertion"] > random["insertion"], key
+        assert rows["occlusion"]["mu_fidelity"] > random["mu_fidelity"], key
+    assert (tmp_path / "faithfulness.md").read_text().count("\n") == 2 + 2 * 16
