@@ -372,14 +372,14 @@ class _RisePlan(Plan):
         self.copies = method.masks
         self.size = _spatial(images, "RISE")
         self.sums: np.ndarray | None = None
-        self._masks: dict[int, np.ndarray] = {}
+        self._last: tuple = (None, None)  # the last batch's copy indices and masks
 
     def _mask_rows(self, copy):
         return np.stack([self.method.mask(int(k), *self.size) for k in copy])
 
     def inputs(self, sample, copy):
         masks = self._mask_rows(copy)
-        self._last = (copy, masks)  # reused by `add` for the same batch
+        self._last = (copy, masks)  # `add` gets the same batch next: no second draw
         return self.images[sample] * masks[..., None]
 
     def add(self, sample, copy, scores):
