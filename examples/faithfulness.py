@@ -13,7 +13,7 @@ drops over random 7×7-grid subsets.
 Run it:
 
 ```bash
-python examples/faithfulness.py           # 32 test images: a few minutes on two CPU cores
+python examples/faithfulness.py           # 32 test images: tens of minutes on two CPU cores (RISE dominates)
 python examples/faithfulness.py --smoke   # 4 images, fewer steps: seconds
 ```
 
