@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 
 # Imported on first use (`kv.zoo`, `kv.analysis`, ...): they pull in
 # matplotlib, scikit-image and TensorBoard, which the core does not need.
-_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "randomization", "render", "view", "zoo")
+_LAZY_SUBMODULES = ("analysis", "callbacks", "data", "evaluation", "randomization", "render", "view", "zoo")
 
 __all__ = [
     "RULES",
@@ -57,6 +57,8 @@ __all__ = [
     "data",
     "datasets",
     "errors",
+    "evaluate_dataset",
+    "evaluation",
     "explain_dataset",
     "inputs",
     "layer_paths",
@@ -81,6 +83,7 @@ __all__ = [
 # pandas, also on first use.
 _LAZY_ATTRIBUTES = {
     "datasets": "kerasviz.datasets",
+    "evaluate_dataset": "kerasviz.datasets",
     "explain_dataset": "kerasviz.datasets",
     "open_maps": "kerasviz.datasets",
     "precision_report": "kerasviz.analysis.precision_report",

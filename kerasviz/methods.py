@@ -83,8 +83,13 @@ __all__ = [
     "GradientXInput",
     "GuidedGradCAM",
     "IntegratedGradients",
+    "KernelSHAP",
+    "LayerCAM",
     "Method",
     "MethodLike",
+    "Occlusion",
+    "RISE",
+    "ScoreCAM",
     "SmoothGrad",
     "cam_layer",
     "token_grid",
@@ -111,6 +116,8 @@ class Method:
     copies: int = 1
     #: the inner layer (name or path) whose activations the method reads.
     layer: str | None = None
+    #: forward passes only (`kerasviz.perturbation`): the `Visualizer` hands the call to `_explain`.
+    forward_only: bool = False
 
     @property
     def needs_layer(self) -> bool:
@@ -603,6 +610,62 @@ class GuidedGradCAM(Method):
         return f"GuidedGradCAM(layer={self.layer!r})"
 
 
+class LayerCAM(Method):
+    """Jiang et al.'s Layer-CAM of an inner layer, under each rule.
+
+    With `A` the layer's activations and `G = ∂S/∂A` the gradient reaching
+    them through the rule's backward pass (as for `GradCAM`), the map is
+    `ReLU(Σ_c ReLU(G_c) ⊙ A_c)`: each position's activation weighted by its
+    own positive gradient rather than by a channel mean, upsampled to the
+    input exactly as `GradCAM` (bilinear, half-pixel centres). Maps are
+    `(N, H, W)` (`(N, K, H, W)` for K classes per sample), unnormalized.
+
+    Args:
+        layer: the layer whose activations are used (see `GradCAM`).
+            Defaults to `None`: the last convolutional layer.
+
+    Raises:
+        InvalidArgumentError: for a bad `layer`, or one without a spatial
+            output (at the call).
+
+    Example:
+
+    ```python
+    cams = viz(images, target=3, method=kv.methods.LayerCAM())   # {rule: (N, H, W)}
+    ```
+
+    References:
+        Jiang et al. "LayerCAM: Exploring Hierarchical Class Activation Maps
+        for Localization". IEEE TIP 2021.
+    """
+
+    name = "layercam"
+
+    def __init__(self, layer: str | None = None):
+        self.layer = _layer_name(layer)
+
+    @property
+    def needs_layer(self) -> bool:
+        return True
+
+    def cache_key(self):
+        return (type(self).__name__, self.layer)
+
+    def _graph(self, x, activations, differentiate, rules, vectorized, layer):
+        _check_spatial(activations, x, layer)
+        a = activations[:, None] if vectorized else activations
+        maps = {}
+        for rule in rules:
+            weighted = tf.nn.relu(tf.cast(_connected(differentiate(rule, [activations])[0], layer), a.dtype)) * a
+            # Σ_c weighted_c is Grad-CAM's channel sum with unit weights: `_cam` with
+            # gradients of ones applies the same ReLU and upsampling.
+            maps[rule] = _cam(weighted, tf.ones_like(weighted), False, x.shape[1:3], False)
+        return maps
+
+    def __repr__(self):
+        return f"LayerCAM(layer={self.layer!r})"
+
+
 MethodLike = Union[Method, str, None]
 
 #: Method names `resolve` knows (with default arguments), as `kerasviz explain --method` takes them.
@@ -616,7 +679,23 @@ NAMES: dict[str, Callable[[], Method]] = {
     "gradcam": GradCAM,
     "gradcampp": lambda: GradCAM(plus_plus=True),
     "guided-gradcam": GuidedGradCAM,
+    "layercam": LayerCAM,
+    "scorecam": lambda: __getattr__("ScoreCAM")(),
+    "occlusion": lambda: __getattr__("Occlusion")(),
+    "rise": lambda: __getattr__("RISE")(),
+    "kernelshap": lambda: __getattr__("KernelSHAP")(),
 }
+
+#: Methods of `kerasviz.perturbation`, re-exported here on first use (they subclass `Method`).
+_PERTURBATION = ("KernelSHAP", "Occlusion", "RISE", "ScoreCAM")
+
+
+def __getattr__(name: str):
+    if name in _PERTURBATION:
+        from kerasviz import perturbation
+
+        return getattr(perturbation, name)
+    raise AttributeError(f"module 'kerasviz.methods' has no attribute {name!r}")
 
 
 def resolve(method: MethodLike) -> Method:

@@ -341,6 +341,14 @@ class Visualizer:
         target = self._target(target, labels)
         num_samples = flat[0].shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
+        if method.forward_only:  # perturbation methods: forward batches, no backward (kerasviz.perturbation)
+            if len(flat) != 1:
+                raise UnsupportedModelError(
+                    f"{type(method).__name__} perturbs one image input; this model takes {len(flat)} "
+                    f"inputs. Use a gradient method, or wrap the model so that it takes the image "
+                    f"alone. Received: method={method!r}"
+                )
+            return method._explain(self, flat[0], target, batch, progress)
         ties = 0
         if method.copies > 1 and target.reads_prediction:
             # Copies of an image (noise, path points) are differentiated for the
@@ -405,6 +413,25 @@ class Visualizer:
         ```
         """
         return self._traced_outputs(list(xs) if isinstance(xs, (list, tuple)) else [xs], None)
+
+    def _score_function(self, target: targets_lib.Target, *, softmax: bool = False) -> Callable:
+        """A compiled `scores(x, aux)` of forward images only, no backward pass.
+
+        The scores are the target's (logits as `kv.targets` defines them), or
+        with `softmax=True` the target's entries of the explained output's
+        softmax (Score-CAM's weights; class targets only). Used by the
+        perturbation methods and `kv.evaluation`.
+        """
+        key = ("forward", softmax) + target.cache_key()
+        if key not in self._functions:
+            def scores(x, aux):
+                outputs = self._outputs([x], target.layer)
+                return target.scores(tf.nn.softmax(outputs) if softmax else outputs, aux)
+
+            self._functions[key] = tf.function(
+                functools.partial(scores), reduce_retracing=True, autograph=False, jit_compile=self.jit_compile
+            )
+        return self._functions[key]
 
     # -- internals ------------------------------------------------------------
     def _predict(self, flat: list[np.ndarray], batch: int) -> np.ndarray:

@@ -189,17 +189,18 @@ def test_adversarial(tmp_path):
 def test_trust_table(tmp_path):
     """Every (method, rule) pair on both nets; the CAM makes GBP's map class-sensitive (Guided Grad-CAM)."""
     stdout = run_example("trust_table.py", tmp_path)
-    for key in ("fashion_cnn", "vgg16_random"):
+    for key in ("fashion_cnn", "vgg16_random"):  # --smoke leaves fashion_vgg out
         assert_png(tmp_path / f"sanity_{key}.png", 20)
     markdown = (tmp_path / "trust_table.md").read_text()
-    # Header, separator; 7 methods x 3 rules on the Fashion-MNIST net, 2 x 3 on VGG-16 (--smoke).
-    assert markdown.count("\n") == 2 + 7 * 3 + 2 * 3
+    # Header, separator; 8 methods x 3 rules on the Fashion-MNIST CNN, 2 x 3 on VGG-16 (--smoke).
+    assert markdown.count("\n") == 2 + 8 * 3 + 2 * 3
     networks = json.loads((tmp_path / "trust_table.json").read_text())["networks"]
     for key, network in networks.items():
         results = network["report"]["rules"]
-        assert len(results) == (21 if key == "fashion_cnn" else 6)
+        assert len(results) == (24 if key == "fashion_cnn" else 6)
         for result in results.values():
-            assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"])
+            assert_printed(stdout, result["class_sensitivity"], result["randomization_sensitivity"],
+                           result["deletion"], result["insertion"], result["mu_fidelity"])
             assert result["verdict"] in stdout
         assert results["saliency"]["verdict"] == "reflects the decision", key
         assert results["guided"]["verdict"] == "mostly image recovery", key
@@ -240,3 +241,19 @@ def test_view_fashion(tmp_path):
     photo = np.asarray(Image.open(table["id"][first]).convert("RGB"))
     shown = np.asarray(Image.open(site / "thumb" / "_input" / "0" / f"{first}.png"))
     np.testing.assert_array_equal(shown, photo)  # 28x28 fits a thumbnail: the file itself
+
+
+def test_faithfulness(tmp_path):
+    """Deletion, insertion and MuFidelity of every map on both trained nets; the image itself scores well."""
+    stdout = run_example("faithfulness.py", tmp_path)
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert set(results) == {"fashion_cnn", "fashion_vgg"}
+    for key, rows in results.items():
+        assert len(rows) == 4 * 3 + 2 + 2  # 4 gradient methods x 3 rules, Occlusion, RISE, 2 references
+        for row in rows.values():
+            assert_printed(stdout, row["deletion"], row["insertion"], row["mu_fidelity"])
+        image, random = rows["reference: the image |x|"], rows["reference: random map"]
+        # a map that knows nothing of the model but where the garment is beats a random map on deletion
+        assert image["deletion"] < random["deletion"] and image["insertion"] > random["insertion"], key
+        assert rows["occlusion"]["mu_fidelity"] > random["mu_fidelity"], key
+    assert (tmp_path / "faithfulness.md").read_text().count("\n") == 2 + 2 * 16

@@ -9,6 +9,7 @@ measures three things:
 | cascading randomization | does the map change when the learned weights are destroyed? | weight layers re-initialized one by one from the top (Adebayo et al. 2018); SSIM and Spearman (abs) of each map to the original map |
 | image recovery | is the map just the image again? | Pearson r of the map with the input image (docs/paper.md, M1) |
 | input similarity | does the map ignore the image? | Pearson r between the maps of two different images for the same class (docs/paper.md, M6) |
+| faithfulness | does the map point at what the score uses? | `kv.evaluation`: deletion and insertion areas (logits; lower / higher is better) and MuFidelity (higher is better), of the max-logit maps |
 
 and sums them up in a verdict (see `verdict`). Saliency — the plain
 gradient — is the baseline: it is, by definition, what the model's output
@@ -137,6 +138,10 @@ class RuleSanity:
         verdict: one of `VERDICTS` (see `verdict`).
         method: the name of the `kv.methods` method that made the maps
             (`"gradient"`: the rule's gradient itself).
+        deletion: mean `kv.evaluation.deletion` area of the max-logit maps
+            (lower is better; NaN when not measured).
+        insertion: mean `kv.evaluation.insertion` area (higher is better).
+        mu_fidelity: mean `kv.evaluation.mu_fidelity` (higher is better).
     """
 
     rule: str
@@ -148,6 +153,9 @@ class RuleSanity:
     input_similarity: float
     verdict: str
     method: str = "gradient"
+    deletion: float = math.nan
+    insertion: float = math.nan
+    mu_fidelity: float = math.nan
 
     @property
     def class_sensitivity(self) -> float:
@@ -191,6 +199,8 @@ class RuleSanity:
             "recovery_demeaned": self.recovery_demeaned,
             "input_similarity": None if math.isnan(self.input_similarity) else self.input_similarity,
             "verdict": self.verdict,
+            **{name: None if math.isnan(getattr(self, name)) else getattr(self, name)
+               for name in ("deletion", "insertion", "mu_fidelity")},
             "cascade": [dataclasses.asdict(step) | {"randomized": list(step.randomized)} for step in self.cascade],
         }
 
@@ -256,14 +266,16 @@ class SanityReport:
             f"randomized top-down, init {self.init!r}, seed {self.seed}).",
             "",
             "| rule | class sensitivity (1 − SSIM) | class Spearman | randomization sensitivity "
-            "| SSIM, all randomized | recovery r | r, demeaned | input similarity | verdict |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| SSIM, all randomized | recovery r | r, demeaned | input similarity "
+            "| deletion ↓ | insertion ↑ | MuFidelity ↑ | verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for rule, r in self.results.items():
             lines.append(
                 f"| {rule} | {r.class_sensitivity:.3f} | {r.class_spearman:.3f} | "
                 f"{r.randomization_sensitivity:.3f} | {r.final_ssim:.3f} | {r.recovery:.3f} | "
-                f"{r.recovery_demeaned:.3f} | {r.input_similarity:.3f} | {r.verdict} |"
+                f"{r.recovery_demeaned:.3f} | {r.input_similarity:.3f} | {r.deletion:.3f} | "
+                f"{r.insertion:.3f} | {r.mu_fidelity:.3f} | {r.verdict} |"
             )
         rules = list(self.results)
         lines += [
@@ -486,6 +498,7 @@ def sanity_check(
     batch_size: int = 32,
     progress: bool = True,
     inputs: str | int | None = None,
+    faithfulness: bool = True,
 ) -> SanityReport:
     """Class sensitivity, cascading randomization and image recovery of each rule's maps.
 
@@ -559,6 +572,11 @@ def sanity_check(
             or dict as `kv.Visualizer` takes them), the image input whose
             maps are judged, by name or index. Defaults to `None`: the
             model's one image input `(N, H, W, C)`.
+        faithfulness: also score each pair's max-logit maps with
+            `kv.evaluation.deletion` and `insertion` (10 steps, black
+            baseline) and `mu_fidelity` (grid 7, 64 subsets, seed `seed`):
+            forward passes only; not for a model with several inputs, whose
+            other inputs the metrics do not perturb. Defaults to `True`.
 
     Returns:
         A `SanityReport`: `print` it for a table, `.to_dict()` for JSON,
@@ -667,6 +685,8 @@ def sanity_check(
             )
             recoveries[label] = [metrics.recovery(m, _image_like(x, m)) for m, x in zip(original[label], images)]
 
+    faithful = {label: _faithfulness(viz, images, maps, predicted, seed) if faithfulness and not several else {}
+                for label, maps in original.items()}
     curves, shifted = _cascade(
         model, viz, given, predicted, original, order, all_layers, seed, init, output, progress, method_list,
         inputs,
@@ -692,6 +712,7 @@ def sanity_check(
                 ),
                 verdict="",
                 method=method.name,
+                **faithful[label],
             )
     for label, result in partial.items():
         rule = result.rule
@@ -712,6 +733,20 @@ def sanity_check(
         init=init,
         methods=tuple(method.name for method in method_list),
     )
+
+
+def _faithfulness(viz, images, maps, classes, seed) -> dict[str, float]:
+    """Mean deletion, insertion and MuFidelity of one pair's max-logit maps."""
+    from kerasviz import evaluation
+
+    size = min(images.shape[1:3])
+    mu = evaluation.mu_fidelity(viz, images, maps, target=classes, grid=min(7, size), samples=64, seed=seed)
+    mu = mu[~np.isnan(mu)]  # NaN for an all-zero map: left out of the mean
+    return {
+        "deletion": float(np.mean(evaluation.deletion(viz, images, maps, target=classes, steps=10))),
+        "insertion": float(np.mean(evaluation.insertion(viz, images, maps, target=classes, steps=10))),
+        "mu_fidelity": float(mu.mean()) if len(mu) else math.nan,
+    }
 
 
 def _label(method: str, rule: str) -> str:

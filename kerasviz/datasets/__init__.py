@@ -18,6 +18,7 @@ spreads the chunks over Ray Data actors on several GPUs or machines.
 | `local` | the local engine (decode, compute and write overlapped) |
 | `ray_engine` | the Ray Data engine (`pip install "kerasviz[ray]"`) |
 | `job` | `explain_dataset`: arguments, store, engine |
+| `evaluator` | `evaluate_dataset`: `kv.evaluation` metrics of a store's maps, as resumable table columns |
 
 Example:
 
@@ -30,7 +31,8 @@ store.rules, len(store), store["guided"][0].shape, store.table.head()
 ```
 """
 
+from kerasviz.datasets.evaluator import evaluate_dataset
 from kerasviz.datasets.job import explain_dataset
 from kerasviz.datasets.store import MapStore, open_maps
 
-__all__ = ["MapStore", "explain_dataset", "open_maps"]
+__all__ = ["MapStore", "evaluate_dataset", "explain_dataset", "open_maps"]

@@ -192,6 +192,9 @@ class MapStore:
     def table(self):
         """One row per input: `id`, `status`, `label`, `predicted`, `target`, `score`.
 
+        Columns added by `kv.evaluate_dataset` (`<metric>_<rule>`) follow, NaN
+        where not computed yet.
+
         Returns:
             A pandas `DataFrame` indexed by the input's position. Rows of
             chunks not written yet have status `"pending"`.
@@ -210,6 +213,11 @@ class MapStore:
                 for k in np.flatnonzero(done):
                     values[k * chunk:(k + 1) * chunk] = array[k * chunk:(k + 1) * chunk]
             columns[name] = values.astype(object) if name in ("id", "status") else values
+        for name in self.info.get("metrics", {}):  # columns of kv.evaluate_dataset, done flags of their own
+            values = np.full(count, np.nan, np.float32)
+            for k in np.flatnonzero(read_done(self.group, len(done), name=f"{name}.done")):
+                values[k * chunk:(k + 1) * chunk] = self.group[name][k * chunk:(k + 1) * chunk]
+            columns[name] = values
         return pd.DataFrame(columns)
 
 
@@ -353,9 +361,9 @@ def open_maps(path: str | os.PathLike, *, storage_options: dict | None = None) -
     return MapStore(group, path)
 
 
-def read_done(group, num_chunks: int) -> np.ndarray:
-    """The `done` flags; a flag that cannot be read (a killed write) counts as not done."""
-    array = group[DONE]
+def read_done(group, num_chunks: int, name: str = DONE) -> np.ndarray:
+    """The `done` flags (or those of array `name`); a flag that cannot be read (a killed write) counts as not done."""
+    array = group[name]
     try:
         return np.asarray(array[:], dtype=bool)
     except Exception:  # noqa: BLE001 - read flag by flag

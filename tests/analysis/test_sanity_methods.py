@@ -60,6 +60,26 @@ def test_every_method_and_rule_pair_is_scored_under_its_label(setting):
     assert report.to_dict()["rules"]["gradcam:guided"]["method"] == "gradcam"
 
 
+def test_each_pair_carries_the_faithfulness_of_its_max_logit_maps(setting):
+    model, images, chosen, report = setting
+    viz = kv.Visualizer(model, rules=("saliency", "guided"))
+    predicted = viz.predict(images).argmax(-1)
+    for method in chosen:
+        maps = viz(images, target=predicted, method=method, progress=False)
+        for rule in ("saliency", "guided"):
+            result = report[(method.name, rule)]
+            expected = {
+                "deletion": kv.evaluation.deletion(model, images, maps[rule], target=predicted, steps=10).mean(),
+                "insertion": kv.evaluation.insertion(model, images, maps[rule], target=predicted, steps=10).mean(),
+                "mu_fidelity": kv.evaluation.mu_fidelity(model, images, maps[rule], target=predicted, grid=7,
+                                                         samples=64, seed=0).mean(),
+            }
+            for name, value in expected.items():
+                assert getattr(result, name) == pytest.approx(value, rel=1e-3, abs=1e-4), (method, rule, name)
+    row = next(line for line in report.to_markdown().splitlines() if line.startswith("| gradcam:guided |"))
+    assert f"| {report['gradcam:guided'].mu_fidelity:.3f} |" in row
+
+
 def test_the_gradient_pairs_are_the_plain_report(setting):
     model, images, _, report = setting
     plain = sanity_check(model, images, rules=("saliency", "guided"), num_random_classes=2, max_layers=2,
