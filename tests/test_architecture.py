@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "kerasviz.datasets": 7,
     # pictures, then measurements
     "kerasviz.render": 8,
+    "kerasviz.render_inputs": 8,
     "kerasviz.analysis": 9,
     # entry points
     "kerasviz.callbacks": 10,

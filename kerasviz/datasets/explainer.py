@@ -77,7 +77,8 @@ class ChunkExplainer:
         viz = self.viz
 
         # one trace for every chunk size (the last chunk is smaller)
-        signature = [tf.TensorSpec((None, *self.image_shape), tf.float32)]
+        self.input_dtype = tf.as_dtype(viz.model.inputs[0].dtype)  # token ids stay integers
+        signature = [tf.TensorSpec((None, *self.image_shape), self.input_dtype)]
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
         def logits_of(x):
@@ -95,9 +96,10 @@ class ChunkExplainer:
 
     def map_shape(self, image_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of one map: the image's, unless the method says otherwise (Grad-CAM)."""
-        if self.method is None or type(self.method).__name__ in ("Gradient", "GradientXInput"):
+        same = self.method is None or type(self.method).__name__ in ("Gradient", "GradientXInput")
+        if same and self.input_dtype.is_floating:  # token ids are explained at their embedding
             return tuple(image_shape)
-        probe = Chunk(0, 0, np.zeros((1, *image_shape), np.float32), ["probe"],
+        probe = Chunk(0, 0, np.zeros((1, *image_shape), self.input_dtype.as_numpy_dtype), ["probe"],
                       np.zeros(1, np.int64), [None])
         maps = self._maps(self.chunk_target(probe, np.ones(1, bool)), probe.images)
         return tuple(next(iter(maps.values())).shape[1:])

@@ -58,13 +58,16 @@ def explain_dataset(
     uninterrupted run writes (chunks not marked done are rewritten).
 
     Args:
-        model: a Keras model with one image input (as `kv.Visualizer` takes).
+        model: a Keras model with one input (as `kv.Visualizer` takes):
+            images `(N, H, W, C)`, sequences `(N, T, C)`, tables `(N, D)`
+            or token ids `(N, T)` (see `kerasviz.datasets.inputs`).
         source: a folder (every non-hidden file below it, sorted), a glob
-            pattern, a list of image files, an `(N, H, W, C)` NumPy array or
-            `np.memmap`, a tuple `(images, labels[, ids])` of arrays, or a
-            finite `tf.data.Dataset` of images, `(image, label)` or
-            `(image, label, id)`, batched or not. Files are decoded on the
-            [0, 255] scale.
+            pattern, a list of image files, an `(N, ...)` NumPy array or
+            `np.memmap` of the model's input shape, a tuple
+            `(inputs, labels[, ids])` of arrays, or a finite
+            `tf.data.Dataset` of inputs, `(input, label)` or
+            `(input, label, id)`, batched or not. Files are decoded on the
+            [0, 255] scale; other inputs are read as they are (no resizing).
         store: where to write: a local path (conventionally `*.zarr`) or an
             fsspec URL (`"s3://bucket/maps.zarr"`).
         rules: rule names or aliases. Defaults to `kv.RULES`.
@@ -139,6 +142,7 @@ def explain_dataset(
     import keras
 
     from kerasviz.datasets.explainer import ChunkExplainer
+    from kerasviz.datasets.inputs import resolve_array_source
     from kerasviz.datasets.lock import JobLock
     from kerasviz.datasets.sources import iter_ranges, resolve_source
     from kerasviz.datasets.store import StoreWriter
@@ -156,8 +160,14 @@ def explain_dataset(
             f"Received: model of type {type(model).__name__}"
         )
     input_shape = tuple(model.inputs[0].shape)
-    size = _image_size(input_shape, image_size, source)
-    data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+    spec = _input_spec(model, source, image_size)  # sequences, tables, token ids: read as they are
+    if spec is None:
+        size = _image_size(input_shape, image_size, source)
+        data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+        sample_shape = (*size, int(input_shape[-1]))
+    else:
+        size, sample_shape = None, spec.shape
+        data = resolve_array_source(source, spec)
     if engine == "ray":
         from kerasviz.datasets import ray_engine
 
@@ -176,7 +186,7 @@ def explain_dataset(
         "method": _method_text(method),
         "target": stable_repr(explainer.target) if not _per_input(explainer.target) else
         f"{type(explainer.target).__name__}(per input, sha256:{_digest(explainer.target)})",
-        "image_size": list(size),
+        "image_size": list(size) if size is not None else None,
         "dtype": dtype,
         "batch_size": batch_size,
         "preprocess": stable_repr(preprocess),
@@ -186,11 +196,15 @@ def explain_dataset(
         "seed": int(seed),
         "source": data.identity(),
     }
+    if spec is not None:  # only for non-images: image stores keep their settings (and resume)
+        settings["input"] = {"kind": spec.kind, "shape": list(spec.shape), "dtype": spec.dtype}
+    map_shape = explainer.map_shape(sample_shape)
     with JobLock(path, storage_options):
         writer = StoreWriter(
             path, settings=settings, rules=explainer.rules, num_inputs=len(data),
-            chunk_size=batch_size, map_shape=explainer.map_shape((*size, int(input_shape[-1]))),
-            dtype=dtype, restart=restart, storage_options=storage_options,
+            chunk_size=batch_size, map_shape=map_shape, dtype=dtype, restart=restart,
+            storage_options=storage_options,
+            axis_names=None if spec is None else spec.axis_names(map_shape),
         )
         ranges = iter_ranges(len(data), batch_size, writer.done())
         if engine == "local":
@@ -205,6 +219,21 @@ def explain_dataset(
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
     return open_maps(path, storage_options=storage_options)
+
+
+def _input_spec(model, source, image_size):
+    """The `InputSpec` of a model that takes no images (`kerasviz.datasets.inputs`), else `None`."""
+    from kerasviz.datasets.inputs import describe_input, kind_of
+
+    if kind_of(model.inputs[0]) == "image":
+        return None
+    if image_size is not None:
+        raise InvalidArgumentError(
+            f"image_size is for models that take images; this one takes "
+            f"{kind_of(model.inputs[0])} inputs of shape {tuple(model.inputs[0].shape)}. Leave it "
+            f"out. Received: image_size={image_size!r}"
+        )
+    return describe_input(model.inputs[0], source)
 
 
 def _image_size(input_shape: tuple, image_size, source) -> tuple[int, int]:

@@ -259,6 +259,8 @@ class StoreWriter:
         dtype: `"float16"` or `"float32"`.
         restart: delete what is there and start over.
         storage_options: fsspec options for a URL.
+        axis_names: the names of a map's axes; `None` names them as image
+            axes (`height`, `width`, `channel`).
 
     Raises:
         StoreSettingsError: if the store holds maps made with other settings.
@@ -267,7 +269,7 @@ class StoreWriter:
 
     def __init__(self, path: str, *, settings: dict, rules: Sequence[str], num_inputs: int,
                  chunk_size: int, map_shape: tuple[int, ...], dtype: str, restart: bool = False,
-                 storage_options: dict | None = None):
+                 storage_options: dict | None = None, axis_names: tuple[str, ...] | None = None):
         import zarr
 
         self.path = path
@@ -289,6 +291,7 @@ class StoreWriter:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         self.storage_options = storage_options
+        self.axis_names = axis_names
         existing = _existing(path, storage_options)  # refuses paths that hold something else
         if existing is not None and not restart:
             _check_settings(existing, settings, path)
@@ -307,6 +310,7 @@ class StoreWriter:
         chunk, count = self.chunk_size, self.num_inputs
         spatial = {3: ("height", "width", "channel"), 2: ("height", "width")}.get(
             len(map_shape), tuple(f"axis_{i}" for i in range(1, len(map_shape) + 1)))
+        spatial = self.axis_names or spatial  # sequences, tables, tokens name their own axes
         for rule in self.rules:
             group.create_array(
                 rule, shape=(count, *map_shape), chunks=(chunk, *map_shape), dtype=self.dtype,
