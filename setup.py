@@ -28,9 +28,10 @@ setup(
         "pandas",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]"],
+        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "scikit-learn"],
         "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
+        "examples": ["scikit-learn"],  # the tables of examples/planted_evidence.py
     },
     entry_points={"console_scripts": ["kerasviz=kerasviz.cli:main"]},
 )

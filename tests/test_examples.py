@@ -205,3 +205,41 @@ def test_trust_table(tmp_path):
         assert results["guided"]["verdict"] == "mostly image recovery", key
         guided_cam = results["guided-gradcam:guided"]["class_sensitivity"]
         assert guided_cam > results["guided"]["class_sensitivity"] + 0.2, key
+
+
+def test_planted_evidence_scores_by_hand():
+    """The mass share and r(map, x) of examples/planted_evidence.py against hand-computed values."""
+    import numpy as np
+
+    example = _load_example("planted_evidence")
+    maps = np.array([[1.0, -3.0, 0.0, 4.0], [0.0, 0.0, 0.0, 0.0], [2.0, 2.0, -1.0, -1.0]])
+    evidence = np.array([[True, True, False, False], [True, False, False, False], [False, False, True, True]])
+    # |m| on the evidence / Σ|m|: 4/8 and 2/6; the all-zero map is left out
+    assert example.mass_share(maps, evidence) == pytest.approx((4 / 8 + 2 / 6) / 2)
+    # text: (N, T, E) maps, one mass per token (summed over E)
+    tokens = np.array([[[1.0, -1.0], [0.5, 0.5], [0.0, 3.0]]])
+    assert example.mass_share(tokens, np.array([[False, True, True]]), (2,)) == pytest.approx(4 / 6)
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 2.0, 2.0], [4.0, 3.0, 2.0, 0.0]])
+    r = [np.corrcoef(maps[i], x[i])[0, 1] for i in (0, 2)]  # the constant map has no r
+    assert example.input_correlation(maps, x) == pytest.approx(np.mean(r))
+
+
+def test_planted_evidence(tmp_path):
+    """Every task × method × rule scored and printed; chance is the planted evidence's share of the input."""
+    stdout = run_example("planted_evidence.py", tmp_path)
+    tasks = json.loads((tmp_path / "results.json").read_text())["tasks"]
+    chance = {"series": 10 / 128, "breast_cancer": 30 / 90, "friedman": 5 / 10, "text": 2 / 16}
+    assert set(tasks) == set(chance)
+    markdown = (tmp_path / "planted_evidence.md").read_text()
+    for name, task in tasks.items():
+        assert task["chance"] == pytest.approx(chance[name])
+        assert f"**{name}**" in markdown and f"chance {chance[name]:.3f}" in stdout
+        assert set(task["methods"]) == {"gradient", "gradient_x_input", "smoothgrad", "integrated_gradients"}
+        for rules in task["methods"].values():
+            assert set(rules) == {"saliency", "deconvnet", "guided"}
+            for values in rules.values():
+                assert 0.0 <= values["share"] <= 1.0 and -1.0 <= values["r"] <= 1.0
+                assert_printed(stdout, values["share"], values["r"])
+    assert markdown.count("| Integrated Gradients |") == len(chance)
+    for name in chance:
+        assert_png(tmp_path / f"{name}.png", 5)
