@@ -40,7 +40,7 @@ _CORE = {
     "Visualizer": "kerasviz.visualizer",
     "visualize": "kerasviz.visualizer",
 }
-_CORE_MODULES = ("layers", "methods", "rules", "targets")
+_CORE_MODULES = ("inputs", "layers", "methods", "override", "rules", "targets")
 
 __version__ = "0.1.0"
 
@@ -58,11 +58,13 @@ __all__ = [
     "datasets",
     "errors",
     "explain_dataset",
+    "inputs",
     "layer_paths",
     "layers",
     "methods",
     "randomization",
     "open_maps",
+    "override",
     "render",
     "rewrite",
     "rules",

@@ -311,7 +311,7 @@ class VisualizationCallback(keras.callbacks.Callback):
             )
         except KerasvizError as err:
             raise type(err)(f"VisualizationCallback cannot explain this model: {err}") from err
-        if len(viz.input_shape) != 4:
+        if viz.input_shape is not None and len(viz.input_shape) != 4:
             raise UnsupportedModelError(
                 "VisualizationCallback draws maps of images: the model must take "
                 f"(N, H, W, C) inputs. Received: model input shape {viz.input_shape}"
@@ -320,6 +320,11 @@ class VisualizationCallback(keras.callbacks.Callback):
             viz.predict(self.images)  # the visualizer's own checks of images vs model
         except KerasvizError as err:
             raise type(err)(f"VisualizationCallback(images=...) do not fit the model: {err}") from err
+        if len(viz.input_shape) != 4:  # a subclassed model's input is known once traced
+            raise UnsupportedModelError(
+                "VisualizationCallback draws maps of images: the model must take "
+                f"(N, H, W, C) inputs. Received: model input shape {viz.input_shape}"
+            )
         num_classes = viz.num_classes
         if self.scores and num_classes < 2:
             raise UnsupportedModelError(

@@ -60,6 +60,7 @@ References:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -141,6 +142,11 @@ class Method:
         """How the per-forward-image maps become per-image maps."""
         return _Concatenate(rules)
 
+    def _for_input(self, position: int, name: str) -> Method:
+        """The method as it applies to one input of a model with several (its own noise, baseline)."""
+        del position, name
+        return self
+
     # -- identity ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and repr(other) == repr(self)
@@ -199,7 +205,10 @@ class SmoothGrad(Method):
     range taken over all pixels and channels of that image) and
     `ε = np.random.default_rng([seed, i]).standard_normal((samples,
     *x_i.shape), dtype=np.float32)`, so the same call gives the same maps,
-    whatever the batch size. The copies' maps `g_c` are combined into
+    whatever the batch size. A model with several inputs gets noise on each
+    explained input, scaled by that input's own range, the `j`-th input's
+    (`j ≥ 1`) drawn from `default_rng([seed, i, j])`; token ids get it on
+    their embedding. The copies' maps `g_c` are combined into
     `mean_c g_c` (`"mean"`, SmoothGrad), `mean_c g_c²` (`"square"`,
     SquareGrad) or `mean_c g_c² − (mean_c g_c)²` (`"var"`, VarGrad).
 
@@ -241,6 +250,12 @@ class SmoothGrad(Method):
         self.seed = _validation.seed(seed, non_negative=True)
         self.copies = self.samples
         self.name = {"mean": "smoothgrad", "square": "squaregrad", "var": "vargrad"}[self.aggregate]
+        self._position = 0
+
+    def _for_input(self, position, name):
+        view = copy.copy(self)
+        view._position = int(position)
+        return view
 
     def noise_of(self, image: np.ndarray, index: int) -> np.ndarray:
         """The `samples` noise arrays added to `image`, the `index`-th image of a call.
@@ -253,7 +268,8 @@ class SmoothGrad(Method):
             `(samples, *image.shape)` float32 noise, `σ ε` as documented above.
         """
         sigma = np.float32(self.noise * (float(image.max()) - float(image.min())))
-        rng = np.random.default_rng([self.seed, int(index)])
+        # the model's first input draws from [seed, index], its j-th from [seed, index, j]
+        rng = np.random.default_rng([self.seed, int(index), *([self._position] if self._position else [])])
         return sigma * rng.standard_normal((self.samples, *image.shape), dtype=np.float32)
 
     def _inputs(self, images, sample, copy):
@@ -288,8 +304,12 @@ class IntegratedGradients(Method):
     Args:
         steps: path points per image. Defaults to `64`.
         baseline: a number (every pixel) or an array shaped like one image,
-            in the space of the images passed to the `Visualizer`. Defaults
-            to `0.0`.
+            in the space of the images passed to the `Visualizer`. For a
+            model with several inputs, a dict of them keyed by input name
+            (inputs left out get `0.0`). Token ids are explained at their
+            embedding, so their baseline is an embedding vector, `(E,)` or
+            `(T, E)`: `0.0` (the zero vector), or a pad id's,
+            `embedding_layer.embeddings[pad_id]`. Defaults to `0.0`.
 
     Raises:
         InvalidArgumentError: for a bad argument (at construction; a baseline
@@ -309,10 +329,22 @@ class IntegratedGradients(Method):
 
     name = "ig"
 
-    def __init__(self, steps: int = 64, baseline: float | np.ndarray = 0.0):
+    def __init__(self, steps: int = 64, baseline: float | np.ndarray | dict = 0.0):
         self.steps = _validation.positive_int(steps, "steps")
-        self.baseline = _baseline(baseline)
+        if isinstance(baseline, dict):  # one per input of a model with several, by input name
+            self.baselines = {str(k): _baseline(v) for k, v in baseline.items()}
+            self.baseline = np.float32(0.0)
+        else:
+            self.baselines = None
+            self.baseline = _baseline(baseline)
         self.copies = self.steps
+
+    def _for_input(self, position, name):
+        if self.baselines is None:
+            return self
+        view = copy.copy(self)
+        view.baseline = self.baselines.get(name, np.zeros((), np.float32))
+        return view
 
     @property
     def alphas(self) -> np.ndarray:
@@ -345,11 +377,17 @@ class IntegratedGradients(Method):
                         scale=(images - self._baseline_for(images)).astype(np.float32))
 
     def __repr__(self):
-        if self.baseline.ndim == 0:
-            return f"IntegratedGradients(steps={self.steps}, baseline={float(self.baseline)!r})"
-        digest = hashlib.sha1(np.ascontiguousarray(self.baseline).tobytes()).hexdigest()[:12]
-        return (f"IntegratedGradients(steps={self.steps}, "
-                f"baseline=array(shape={self.baseline.shape}, sha1={digest}))")
+        if self.baselines is not None:
+            inner = ", ".join(f"{k!r}: {_baseline_text(v)}" for k, v in self.baselines.items())
+            return f"IntegratedGradients(steps={self.steps}, baseline={{{inner}}})"
+        return f"IntegratedGradients(steps={self.steps}, baseline={_baseline_text(self.baseline)})"
+
+
+def _baseline_text(baseline: np.ndarray) -> str:
+    if baseline.ndim == 0:
+        return repr(float(baseline))
+    digest = hashlib.sha1(np.ascontiguousarray(baseline).tobytes()).hexdigest()[:12]
+    return f"array(shape={baseline.shape}, sha1={digest})"
 
 
 class GradCAM(Method):

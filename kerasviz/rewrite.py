@@ -239,19 +239,23 @@ def rewrite_for(
     on_unsupported: OnUnsupported = "warn",
     activations: Activations = "relu",
     stacklevel: int = 2,
+    warn: bool = True,
 ) -> keras.Model:
     """`rewrite(model, rules[0], ...)`, warning (or raising) for all of `rules`.
 
     A model rewritten once serves every rule (`kv.rules.backward_rule`
     switches them), so the `Visualizer` and the callback use this to name
-    every rule a non-ReLU model affects, not only the first.
+    every rule a non-ReLU model affects, not only the first. With
+    `warn=False` the caller warns later with `warn_about` (the `Visualizer`
+    first counts the ReLU ops the rewrite cannot see).
     """
     _validation.one_of(on_unsupported, "on_unsupported", _ON_UNSUPPORTED, what="on_unsupported policy")
     activations = _check_activations(activations)
     report = RewriteReport(rule=rules[0], activations=activations)
     with rules_lib.released_custom_gradients():  # symbolic building traces the rule ReLUs
         new_model = _Rewriter(rules[0], report, activations).model(model, logits=logits)
-    _warn_about(report, rules, on_unsupported, stacklevel + 1)
+    if warn:
+        warn_about(report, rules, on_unsupported, stacklevel + 1)
     new_model.kerasviz_report = report
     return new_model
 
@@ -298,7 +302,7 @@ def _rules_text(rules: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _warn_about(report: RewriteReport, rules: tuple[str, ...], on_unsupported: str, stacklevel: int) -> None:
+def warn_about(report: RewriteReport, rules: tuple[str, ...], on_unsupported: str, stacklevel: int) -> None:
     """Warn (or raise) about maps that are not what their rule's name says."""
     affected = [rule for rule in rules if rule != "saliency"]  # saliency is the gradient anyway
     if not affected or on_unsupported == "keep":

@@ -14,6 +14,10 @@ classes at once. `resolve` accepts the short forms the `Visualizer` takes:
 | `"loss"` | the paper's `cost`: sum_k (softmax(z)_k - onehot(label)_k)^2 |
 | callable | `f(outputs) -> (N,)` tensor |
 | `Neuron(layer, channel)` | a channel of an inner layer |
+| `Region(class_index, mask)` | segmentation: a class's logits summed over a mask of the output's positions |
+
+A regression head is a model whose output has one unit: `"max"` (the
+largest of one logit) and `0` are both that unit, the predicted value.
 
 Example:
 
@@ -430,6 +434,93 @@ class Neuron(Target):
 
     def __repr__(self):
         return f"Neuron({self.layer!r}, {self.channel}, position={self.position})"
+
+
+class Region(Target):
+    """Segmentation: one class's logits summed over a region of the output.
+
+    For an output `(N, H', W', K)` (or any `(N, ..., K)`: a sequence
+    labelling `(N, T, K)`), the score of sample `i` is
+    `Σ_p mask_i[p] · outputs_i[p, class_index]`, the sum running over the
+    output's positions. The mask is the same for every sample, `(H', W')`,
+    or one per sample, `(N, H', W')`; it may be boolean or weights.
+
+    Args:
+        class_index: the class (index along the output's last axis).
+        mask: `(H', W')` or `(N, H', W')`, at the output's resolution.
+
+    Raises:
+        UnknownTargetError: (a `ValueError`) for a class that is not an int,
+            or a mask that is not a finite numeric array.
+        InvalidTargetError: (a `ValueError`) when used, for a mask whose
+            shape is not the output's positions, a mask per sample for
+            another number of samples, or a class out of range.
+
+    Example:
+
+    ```python
+    mask = np.zeros((16, 16), bool)
+    mask[4:8, 4:8] = True
+    maps = kv.visualize(segmenter, images, target=kv.targets.Region(2, mask))
+    ```
+    """
+
+    def __init__(self, class_index: int, mask):
+        if not _validation.is_int(class_index):
+            raise UnknownTargetError(
+                f"Region(class_index, mask): the class is an int index along the output's last axis. "
+                f"Received: class_index={class_index!r}"
+            )
+        try:
+            array = np.asarray(mask)
+        except Exception:  # noqa: BLE001 - anything not array-like
+            array = np.asarray(None, dtype=object)
+        if array.dtype.kind not in "biuf" or array.ndim < 1 or not np.isfinite(array.astype(np.float64)).all():
+            raise UnknownTargetError(
+                "Region(class_index, mask): the mask is a finite numeric or boolean array shaped like the "
+                f"output's positions, (H', W') or (N, H', W'). Received: mask of shape {array.shape} "
+                f"and dtype {array.dtype}"
+            )
+        self.class_index = int(class_index)
+        self.mask = array.astype(np.float32)
+
+    def check(self, shape):
+        shape = tuple(shape)
+        positions = shape[1:-1]
+        if shape[-1] is not None and not 0 <= self.class_index < shape[-1]:
+            raise InvalidTargetError(
+                f"The output has {shape[-1]} classes (0..{shape[-1] - 1}). Received: class_index={self.class_index}"
+            )
+        fits = bool(positions) and self.mask.ndim >= len(positions) and all(
+            p is None or p == m for p, m in zip(positions, self.mask.shape[-len(positions):]))
+        if not fits or self.mask.ndim not in (len(positions), len(positions) + 1):
+            raise InvalidTargetError(
+                f"The mask must be shaped like the output's positions, {positions} (or one per sample, "
+                f"(N, *{positions})), for the output {_validation.shape_text(shape)}. "
+                f"Received: mask shape={self.mask.shape}"
+            )
+        self._positions_rank = len(positions)
+
+    def aux(self, num_samples, num_classes):
+        # `check` (called first, on the output's shape) says how many axes the positions have.
+        if self.mask.ndim == self._positions_rank:
+            return np.broadcast_to(self.mask, (num_samples, *self.mask.shape))
+        if self.mask.shape[0] != num_samples:
+            raise InvalidTargetError(
+                f"A mask per sample needs one mask for each of the {num_samples} samples. "
+                f"Received: mask shape={self.mask.shape}"
+            )
+        return self.mask
+
+    def scores(self, outputs, aux):
+        values = outputs[..., self.class_index] * tf.cast(aux, outputs.dtype)
+        return tf.reduce_sum(tf.reshape(values, (tf.shape(values)[0], -1)), axis=-1)
+
+    def cache_key(self):
+        return ("Region", self.class_index, self.mask.ndim)
+
+    def __repr__(self):
+        return f"Region({self.class_index}, mask={_validation.shape_text(self.mask.shape)})"
 
 
 TargetLike = Union[str, int, Sequence[int], np.ndarray, Callable, Target]

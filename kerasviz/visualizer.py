@@ -27,13 +27,17 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from kerasviz import _compat, _validation
+from kerasviz import inputs as inputs_lib
 from kerasviz import methods as methods_lib
+from kerasviz import override
 from kerasviz import rules as rules_lib
 from kerasviz import targets as targets_lib
-from kerasviz.errors import InvalidInputError, InvalidTargetError, UnsupportedModelError
-from kerasviz.rewrite import Activations, OnUnsupported, check_model, rewrite_for, tap
+from kerasviz.errors import InvalidArgumentError, InvalidInputError, InvalidTargetError, UnsupportedModelError
+from kerasviz.rewrite import Activations, OnUnsupported, RewriteReport, check_model, rewrite_for, tap, warn_about
 
 Maps = dict[str, np.ndarray]
+#: How the rules reach the model's ReLUs (see `Visualizer`'s `engine`).
+ENGINES: tuple[str, ...] = ("auto", "rewrite", "ops")
 
 
 class Visualizer:
@@ -92,27 +96,48 @@ class Visualizer:
         seed: int = 0,
         jit_compile: bool = False,
         activations: Activations = "relu",
+        engine: str = "auto",
+        inputs: str | int | Sequence[str | int] | None = None,
     ):
         self.rules: tuple[str, ...] = rules_lib.canonical_names(rules)
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 f"Visualizer takes a keras.Model. Received: model of type {type(model).__name__}"
             )
-        check_model(model)  # subclassed or input-less: rewrite's message
-        inputs = getattr(model, "inputs", None) or []
-        if len(inputs) != 1:
-            raise UnsupportedModelError(
-                f"kerasviz explains models with one image input; this model has "
-                f"{len(inputs)} inputs. Wrap it in a model that takes the image "
-                f"and closes over the other inputs. Received: model={model.name!r}"
+        self.engine = _validation.one_of(engine, "engine", ENGINES, what="engine")
+        graph_model = isinstance(model, keras.Sequential) or _compat.is_functional(model)
+        if graph_model or self.engine == "rewrite":
+            check_model(model)  # subclassed (engine="rewrite") or input-less: rewrite's message
+        self._on_unsupported = on_unsupported
+        self._logits = bool(logits)
+        # The op path: the model's own ReLU ops follow the rules (kv.override),
+        # used for what the layer rewrite cannot see (decided by tracing).
+        self._ops = not graph_model or self.engine == "ops"
+        self._strip_softmax = self._ops and self._logits
+        self._probed: dict[tuple, tuple] = {}
+        self._inputs_arg = inputs
+        #: the model's inputs (`kv.inputs.InputSpec`); a subclassed model's are known once called.
+        self.input_spec: list[inputs_lib.InputSpec] | None = None
+        self._structure: str | None = None  # how a subclassed model takes them: "single", "list", "dict"
+        source = model
+        if graph_model:
+            self.input_spec = inputs_lib.describe(model)
+            source, self.input_spec = inputs_lib.split_at_embeddings(model, self.input_spec)
+            self._positions, self._selection = inputs_lib.explained(self.input_spec, inputs)
+        if self._ops:
+            self.model = source
+            self._report = None  # counted when the model is first traced
+        else:
+            self.model = rewrite_for(
+                source, self.rules, logits=logits, on_unsupported=on_unsupported,
+                activations=activations, stacklevel=3, warn=False,
             )
-        self.model = rewrite_for(
-            model, self.rules, logits=logits, on_unsupported=on_unsupported,
-            activations=activations, stacklevel=3,
-        )
-        self.output_index = _output_index(model, output)
-        self.input_shape: tuple = tuple(model.inputs[0].shape)
+            self._report = self.model.kerasviz_report
+        self.output_index = _output_index(model, output) if graph_model else output
+        self.input_shape: tuple | None = tuple(model.inputs[0].shape) if graph_model else None
         self.preprocess = preprocess
+        if graph_model:
+            self._probe(stacklevel=3)
         self.batch_size = _validation.positive_int(batch_size, "batch_size")
         self.seed = seed
         self.jit_compile = bool(jit_compile)
@@ -121,13 +146,69 @@ class Visualizer:
 
     @property
     def report(self):
-        """The `RewriteReport` of the model's rewrite."""
-        return self.model.kerasviz_report
+        """The `RewriteReport`: the ReLUs that follow the rules (layers rewritten, ReLU ops found).
+
+        For a subclassed model it is known once the model has been traced
+        (after the first call); `None` before.
+        """
+        return self._report
+
+    @property
+    def uses_ops(self) -> bool:
+        """Whether the rules act at the model's ReLU ops (`kv.override`) rather than only at rewritten layers."""
+        return self._ops
 
     @property
     def num_classes(self) -> int:
         """Size of the last axis of the explained output."""
-        return int(self.model.outputs[self.output_index].shape[-1])
+        if not self._probed:
+            return int(self.model.outputs[self.output_index].shape[-1])
+        return int(next(iter(self._probed.values()))[-1])
+
+    def _model_input(self, xs: list):
+        """The model's input value from one tensor per input, in the structure the model takes."""
+        if self._structure == "dict":
+            return {spec.name: x for spec, x in zip(self.input_spec, xs)}
+        if self._structure == "list" or len(xs) > 1:
+            return list(xs)
+        return xs[0]
+
+    def _call_model(self, xs: list, model: keras.Model | None = None):
+        x = self._model_input(xs)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return (model or self.model)(x, training=False)
+
+    def _probe(self, *, stacklevel: int) -> tuple:
+        """Trace the model once for its inputs: its ReLU ops, the explained output's shape.
+
+        ReLU ops that a backward pass crosses outside the rewritten layers
+        (custom layers, `Lambda`s, a subclassed `call()`) switch on the op
+        path; the "no ReLU" warning fires only when the trace has none.
+        """
+        key = tuple(spec.map_shape[1:] for spec in self.input_spec)
+        if key in self._probed:
+            return self._probed[key]
+        specs = [tf.TensorSpec((None, *shape), "float32" if spec.tokens else spec.dtype)
+                 for spec, shape in zip(self.input_spec, key)]
+        found, outputs = override.probe(lambda *xs: self._call_model(list(xs)), specs, self.model.trainable_weights)
+        flat = _flat_outputs_of(outputs)
+        if not self._probed and not isinstance(self.output_index, int):
+            self.output_index = _traced_output_index(outputs, self.output_index)
+        self._probed[key] = tuple(flat[self.output_index].shape)
+        if len(self._probed) > 1:
+            return self._probed[key]
+        if self._report is None:
+            self._report = RewriteReport(rule=self.rules[0])
+        if found and not self._ops and self.engine == "auto":
+            self._ops = True  # the rewritten layers and the hidden ReLU ops, in one traced pass
+        if self._ops:
+            for op_type, count in found.items():
+                self._report.replaced[f"{op_type} op in call()"] += count
+        if self._strip_softmax and override.logits_of(flat[self.output_index])[1]:
+            self._report.softmax_removed.append("final Softmax op")
+        warn_about(self._report, self.rules, self._on_unsupported, stacklevel + 1)
+        return self._probed[key]
 
     def __call__(
         self,
@@ -174,38 +255,83 @@ class Visualizer:
         """
         if isinstance(images, tf.data.Dataset):
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
-        images = _validation.image_batch(images, self.input_shape)
+        flat, structure = self._flat(images)
         method = methods_lib.resolve(method)
         target = self._target(target, labels)
-        num_samples = images.shape[0]
+        num_samples = flat[0].shape[0]
         batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
         if method.copies > 1 and target.reads_prediction:
             # Copies of an image (noise, path points) are differentiated for the
             # class chosen on the image itself, not for each copy's own top class.
-            predicted = np.argmax(self.predict(images, batch_size=batch), axis=-1)
+            predicted = np.argmax(self._predict(flat, batch), axis=-1)
             target = target.for_predicted(predicted, self.num_classes)
-        aux = np.asarray(target.aux(num_samples, self._target_width(target, images.shape)))
-        function = self._function(target, method)
-        reducer = method._reducer(images, self.rules)
+        aux = np.asarray(target.aux(num_samples, self._target_width(target, [a.shape for a in flat])))
+        positions = self._explained(method)
+        per_input = {j: method._for_input(j, self.input_spec[j].name) for j in positions}
+        function = self._function(target, method, positions)
+        reducers = {j: per_input[j]._reducer(flat[j], self.rules) for j in positions}
         total = num_samples * method.copies  # forward images
         starts = range(0, total, batch)
         for start in tqdm(starts, desc="kerasviz", unit="batch", disable=not progress or len(starts) < 2):
             sample, copy = np.divmod(np.arange(start, min(start + batch, total)), method.copies)
-            x = images[start:start + batch] if method.copies == 1 else method._inputs(images, sample, copy)
+            xs = [a[start:start + batch] if method.copies == 1
+                  else per_input[j]._inputs(a, sample, copy) if j in per_input else a[sample]
+                  for j, a in enumerate(flat)]
             with rules_lib.released_custom_gradients():  # a trace's entries would hold the weights forever
-                maps = function(tf.constant(x), tf.constant(aux[sample]))
-            reducer.add(sample, {rule: maps[rule].numpy() for rule in self.rules})
-        return reducer.result()
+                maps = function([tf.constant(x) for x in xs], tf.constant(aux[sample]))
+            for k, j in enumerate(positions):
+                reducers[j].add(sample, {rule: maps[rule][k].numpy() for rule in self.rules})
+        results = [reducers[j].result() for j in positions]
+        if method.needs_layer:  # one map per sample, over the image input
+            return results[0]
+        return {rule: inputs_lib.restructure([r[rule] for r in results], positions, self.input_spec,
+                                             structure, self._selection)
+                for rule in self.rules}
 
     def predict(self, images, *, batch_size: int | None = None) -> np.ndarray:
         """The explained output (logits) for `images`, as the maps see it."""
-        images = _validation.image_batch(images, self.input_shape)
-        batch = _validation.positive_int(batch_size or self.batch_size, "batch_size")
-        parts = [self._outputs(tf.constant(images[i:i + batch]), None).numpy()
-                 for i in range(0, len(images), batch)]
-        return np.concatenate(parts)
+        flat, _ = self._flat(images)
+        return self._predict(flat, _validation.positive_int(batch_size or self.batch_size, "batch_size"))
 
     # -- internals ------------------------------------------------------------
+    def _predict(self, flat: list[np.ndarray], batch: int) -> np.ndarray:
+        outputs = self._outputs
+        if self._strip_softmax:  # the softmax is found among the traced ops
+            if "predict" not in self._functions:
+                self._functions["predict"] = tf.function(functools.partial(self._traced_outputs), autograph=False)
+            outputs = self._functions["predict"]
+        with rules_lib.released_custom_gradients():
+            parts = [outputs([tf.constant(a[i:i + batch]) for a in flat], None).numpy()
+                     for i in range(0, len(flat[0]), batch)]
+        return np.concatenate(parts)
+
+    def _traced_outputs(self, xs: list, layer: str | None) -> tf.Tensor:
+        with override.rule_ops():
+            return self._outputs(xs, layer)
+
+    def _flat(self, given) -> tuple[list[np.ndarray], str]:
+        """The inputs checked against the model, one float32 array per input (ids embedded)."""
+        if self.input_spec is None:  # a subclassed model: its inputs are what it is first given
+            self._learn_inputs(given)
+        flat, structure = inputs_lib.flatten(self.input_spec, given)
+        if self._structure is not None and structure != self._structure and len(flat) > 1:
+            structure = self._structure
+        return flat, structure
+
+    def _learn_inputs(self, given) -> None:
+        if isinstance(given, dict):
+            names, values, self._structure = list(given), list(given.values()), "dict"
+        elif isinstance(given, (list, tuple)) and len(given) > 1 and all(hasattr(v, "shape") for v in given):
+            names, values, self._structure = [f"input_{j}" for j in range(len(given))], list(given), "list"
+        else:
+            names, values, self._structure = ["input"], [given], "single"
+        checked = [_validation.image_batch(v, (None,) * max(np.ndim(v), 2), name=f"images[{n!r}]")
+                   for n, v in zip(names, values)]
+        self.input_spec = [inputs_lib.InputSpec(n, (None, *a.shape[1:]), "float32") for n, a in zip(names, checked)]
+        self._positions, self._selection = inputs_lib.explained(self.input_spec, self._inputs_arg)
+        self.input_shape = self.input_spec[0].shape
+        self._probe(stacklevel=5)
+
     def _target(self, target, labels) -> targets_lib.Target:
         if isinstance(target, str) and target.strip().lower() == "loss" and labels is not None:
             return targets_lib.Loss(labels)
@@ -216,8 +342,13 @@ class Visualizer:
             )
         return targets_lib.resolve(target, seed=self.seed)
 
-    def _target_width(self, target: targets_lib.Target, images_shape: tuple) -> int:
+    def _target_width(self, target: targets_lib.Target, shapes: list[tuple]) -> int:
         """The explained tensor's last axis; checks that the target fits that tensor."""
+        if target.layer is None and self._probed:
+            shape = (None, *self._probe(stacklevel=4)[1:])
+            target.check(shape)
+            return int(shape[-1])
+        images_shape = shapes[0] if len(shapes) == 1 else list(shapes)
         if target.layer is None:
             tensor = self.model.outputs[self.output_index]
             model = self.model
@@ -273,54 +404,73 @@ class Visualizer:
             tapped = tap(self.model, layer, outputs=with_output)
             if with_output:  # keep the explained output only
                 tapped = keras.Model(
-                    tapped.inputs[0], [tapped.outputs[0], tapped.outputs[1 + self.output_index]],
-                    name=tapped.name,
+                    tapped.inputs[0] if len(tapped.inputs) == 1 else tapped.inputs,
+                    [tapped.outputs[0], tapped.outputs[1 + self.output_index]], name=tapped.name,
                 )
             self._submodels[key] = tapped
         return self._submodels[key]
 
-    def _outputs(self, x: tf.Tensor, layer: str | None) -> tf.Tensor:
-        if self.preprocess is not None:
-            x = self.preprocess(x)
+    def _outputs(self, xs: list, layer: str | None) -> tf.Tensor:
         if layer is not None:
-            return self._tap(layer, with_output=False)(x, training=False)
-        return _flat_outputs_of(self.model(x, training=False))[self.output_index]
+            return self._call_model(xs, self._tap(layer, with_output=False))
+        outputs = _flat_outputs_of(self._call_model(xs))[self.output_index]
+        return override.logits_of(outputs)[0] if self._strip_softmax else outputs
 
-    def _function(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
-        key = target.cache_key() + method.cache_key()
+    def _explained(self, method: methods_lib.Method) -> list[int]:
+        """The inputs a method's maps are of: every explained input, or Grad-CAM's one image input."""
+        if not method.needs_layer or len(self.input_spec) == 1:
+            return self._positions
+        images = [j for j in self._positions if len(self.input_spec[j].shape) == 4]
+        if len(images) != 1:
+            raise InvalidArgumentError(
+                f"{type(method).__name__} upsamples to one image input (N, H, W, C); name it with "
+                f"inputs=<its name>. Received: inputs={self._inputs_arg!r} with explained inputs "
+                f"{[self.input_spec[j].name for j in self._positions]}"
+            )
+        return images
+
+    def _function(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
+        key = target.cache_key() + method.cache_key() + tuple(positions)
         if key not in self._functions:
-            self._functions[key] = self._compile(target, method)
+            self._functions[key] = self._compile(target, method, positions)
         return self._functions[key]
 
-    def _forward(self, x: tf.Tensor, layer: str | None, cam_layer: str | None):
+    def _forward(self, xs: list, layer: str | None, cam_layer: str | None):
         """The explained tensor and, when `cam_layer` is given, that layer's activations."""
         if cam_layer is None:
-            return self._outputs(x, layer), None
-        if self.preprocess is not None:
-            x = self.preprocess(x)
+            return self._outputs(xs, layer), None
         if layer is None:
-            activations, outputs = self._tap(cam_layer, with_output=True)(x, training=False)
+            activations, outputs = self._call_model(xs, self._tap(cam_layer, with_output=True))
             return outputs, activations
         key = ("cam", cam_layer, layer)
         if key not in self._submodels:
             self._submodels[key] = tap(self.model, [cam_layer, layer], outputs=False)
-        activations, outputs = self._submodels[key](x, training=False)
+        activations, outputs = self._call_model(xs, self._submodels[key])
         return outputs, activations
 
-    def _compile(self, target: targets_lib.Target, method: methods_lib.Method) -> Callable:
+    def _compile(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
         rules = self.rules
         vectorized = target.num_scores is not None
         cam_layer = methods_lib.cam_layer(self.model, method) if method.needs_layer else None
-        persistent = method._backward_passes(rules, vectorized) > 1
+        persistent = method._backward_passes(rules, vectorized) > 1 or len(positions) > 1
+        per_input = {j: method._for_input(j, self.input_spec[j].name) for j in positions}
 
         # autograph=False: no tensor-dependent Python control flow here, and
         # without AutoGraph a kerasviz error raised while tracing (e.g. by a
         # target) reaches the user as itself, not wrapped in a StagingError.
-        def compute(x, aux):
-            with tf.GradientTape(persistent=persistent) as tape:
-                tape.watch(x)
-                outputs, activations = self._forward(x, target.layer, cam_layer)
-                scores = target.scores(outputs, aux)
+        def compute(xs, aux):
+            xs = list(xs)
+            if self._ops:  # ReLU ops follow the rules under tf.gradients (a tape ignores the override)
+                tape = None
+                with override.rule_ops():
+                    outputs, activations = self._forward(xs, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
+            else:
+                with tf.GradientTape(persistent=persistent) as tape:
+                    for j in positions:
+                        tape.watch(xs[j])
+                    outputs, activations = self._forward(xs, target.layer, cam_layer)
+                    scores = target.scores(outputs, aux)
 
             done = []  # the previous backward pass's result
 
@@ -333,15 +483,39 @@ class Visualizer:
                 than one after the other (VGG-16, 112x112, a batch of 32
                 images, three rules: 11.8 s instead of 15.0 s).
                 """
-                with rules_lib.backward_rule(rule), tf.control_dependencies(done[-1:]):
-                    if vectorized:
+                with rules_lib.backward_rule(rule), tf.control_dependencies([d for d in done[-1:] if d is not None]):
+                    if tape is None:
+                        result = override.gradients(scores, list(sources), vectorized)
+                    elif vectorized:
                         result = [tape.batch_jacobian(scores, source) for source in sources]
                     else:
                         result = tape.gradient(scores, list(sources))
-                done.append(result[0])
+                done.append(next((r for r in result if r is not None), None))
                 return result
 
-            return method._graph(x, activations, differentiate, rules, vectorized, cam_layer)
+            inputs = [xs[j] for j in positions]
+            shared: dict = {}
+
+            def differentiate_all(rule, sources):
+                """`differentiate`, where asking for one input's gradient computes every explained input's.
+
+                Each input's method graph asks for its own input; the first
+                asks, under each rule, for all of them in one backward pass.
+                """
+                if len(inputs) == 1 or not any(s is x for s in sources for x in inputs):
+                    return differentiate(rule, sources)
+                extra = [s for s in sources if not any(s is x for x in inputs)]
+                key = (rule, tuple(id(s) for s in extra))
+                if key not in shared:
+                    shared[key] = dict(zip(map(id, inputs + extra), differentiate(rule, inputs + extra)))
+                return [shared[key][id(s)] for s in sources]
+
+            maps = {rule: [] for rule in rules}
+            for j in positions:
+                graph = per_input[j]._graph(xs[j], activations, differentiate_all, rules, vectorized, cam_layer)
+                for rule in rules:
+                    maps[rule].append(graph[rule])
+            return maps
 
         # Each Visualizer (and each kind of target) compiles its own function by
         # design. TensorFlow counts the traces of all functions with one code
@@ -381,6 +555,20 @@ def visualize(
 
 def _flat_outputs_of(outputs) -> list:
     return tf.nest.flatten(outputs)
+
+
+def _traced_output_index(outputs, output: int | str | None) -> int:
+    """`output` as an index into the flattened outputs of a traced (subclassed) model."""
+    flat = _flat_outputs_of(outputs)
+    names = sorted(outputs) if isinstance(outputs, dict) else list(range(len(flat)))
+    if output is None and len(flat) == 1:
+        return 0
+    if output in names and not isinstance(output, bool):
+        return names.index(output)
+    raise UnsupportedModelError(
+        f"The model has {len(flat)} outputs ({', '.join(map(str, names))}): say which to "
+        f"explain with output=<index, or key of its output dict>. Received: output={output!r}"
+    )
 
 
 def _output_index(model: keras.Model, output: int | str | None) -> int:

@@ -31,8 +31,10 @@ LAYERS: dict[str, int] = {
     "kerasviz.data": 2,
     # the backward rules, and what is built on them
     "kerasviz.rules": 3,
+    "kerasviz.override": 3,
     "kerasviz.layers": 4,
     "kerasviz.methods": 4,
+    "kerasviz.inputs": 4,
     "kerasviz.rewrite": 4,
     "kerasviz.targets": 4,
     "kerasviz.visualizer": 5,

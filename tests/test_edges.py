@@ -57,18 +57,22 @@ def _images(n=4):
     return np.random.default_rng(0).normal(size=(n, 8, 8, 3)).astype(np.float32)
 
 
-def test_subclassed_model_gets_the_same_message_everywhere(tmp_path):
+def test_subclassed_model_is_refused_by_the_rewrite_and_explained_on_the_op_path(tmp_path):
     model = _Subclassed()
     model(_images())
-    for make in (lambda: kv.rewrite(model), lambda: kv.Visualizer(model),
-                 lambda: kv.visualize(model, _images(), progress=False)):
+    for make in (lambda: kv.rewrite(model), lambda: kv.Visualizer(model, engine="rewrite")):
         with pytest.raises(kv.errors.UnsupportedModelError, match=f"^{re.escape(SUBCLASSED)}$"):
             make()
+    viz = kv.Visualizer(model, rules=("saliency",))
+    np.testing.assert_allclose(viz(_images(), target=1, progress=False)["saliency"],
+                               kv.visualize(model, _images(), rules=("saliency",), target=1, engine="ops",
+                                            progress=False)["saliency"])
     model.compile("sgd", "mse")
-    callback = kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path / "logs", scores=False)
-    message = f"VisualizationCallback cannot explain this model: {SUBCLASSED}"
-    with pytest.raises(kv.errors.UnsupportedModelError, match=f"^{re.escape(message)}$"):
-        model.fit(_images(), np.zeros((4, 3)), epochs=1, verbose=0, callbacks=[callback])
+    callback = kv.callbacks.VisualizationCallback(_images(2), log_dir=tmp_path / "logs", scores=False,
+                                                  rules=("saliency",))
+    model.fit(_images(), np.zeros((4, 3)), epochs=1, verbose=0, callbacks=[callback])
+    expected = kv.visualize(model, _images(2), rules=("saliency",), progress=False)["saliency"]
+    np.testing.assert_allclose(callback._viz(_images(2), progress=False)["saliency"], expected, rtol=1e-5, atol=1e-7)
 
 
 def test_sequential_without_input_gets_the_same_message_from_visualizer_and_rewrite():

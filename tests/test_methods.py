@@ -188,7 +188,7 @@ def test_noisy_copies_are_forward_images_batched_by_batch_size(model):
     sizes = []
 
     def counting(images, aux):
-        sizes.append(int(images.shape[0]))
+        sizes.append(int(images[0].shape[0]))
         return compiled(images, aux)
 
     viz._functions[key] = counting
@@ -271,7 +271,7 @@ def test_guided_gradcam_takes_the_cam_and_the_maps_from_one_forward_pass(model, 
     x = _images(2)
     viz(x, target=1, method=methods.GuidedGradCAM(), progress=False)
     (function,) = viz._functions.values()
-    types = _op_types(function, tf.constant(x), tf.constant(np.ones((2, 1), np.int32)))
+    types = _op_types(function, [tf.constant(x)], tf.constant(np.ones((2, 1), np.int32)))
     assert types.count("Conv2D") == 2  # c1 and c2, once
     # A backward pass per rule, and one for the CAM unless saliency's pass gives it too
     # (each pass goes through the max-pooling once).

@@ -322,6 +322,35 @@ def test_random_architectures_keep_the_forward_and_give_the_rules_maps(spec, dat
     np.testing.assert_array_equal(model(x).numpy(), outputs_before)
 
 
+def _as_relu_ops(spec):
+    """The spec with every ReLU one that TensorFlow runs as a ReLU op (Relu, Relu6, LeakyRelu).
+
+    A ReLU with a threshold is a comparison and a select, one with a max_value
+    other than 6 a Relu and a clip: the op path cannot see them as ReLUs.
+    """
+    blocks = [("relu", b[1], None if b[2] == 1.0 else b[2], b[3] if b[2] is None else 0.0, 0.0)
+              if b[0] == "relu" else b for b in spec["blocks"]]
+    return {**spec, "blocks": blocks}
+
+
+@_examples(2)
+@given(spec=architectures().map(_as_relu_ops), data=st.data())
+def test_op_path_gives_the_rewrites_maps_on_random_architectures(spec, data):
+    model = build(spec)
+    x = np.random.default_rng(spec["seed"]).normal(size=(3, spec["size"], spec["size"], spec["channels"]))
+    classes = np.array(data.draw(st.lists(st.lists(st.integers(0, spec["classes"] - 1), min_size=2, max_size=2),
+                                          min_size=3, max_size=3)))
+    rewrite = kv.Visualizer(model, rules=kv.RULES, engine="rewrite", on_unsupported="error")
+    ops = kv.Visualizer(model, rules=kv.RULES, engine="ops", on_unsupported="error")
+    assert ops.uses_ops and not rewrite.uses_ops
+    _close(ops.predict(x), rewrite.predict(x), "logits")
+    for target in (classes, classes[:, 0]):
+        expected = rewrite(x, target=target, progress=False)
+        actual = ops(x, target=target, progress=False)
+        for rule in kv.RULES:
+            _close(actual[rule], expected[rule], f"{rule}: op path vs rewrite")
+
+
 @_examples(3)
 @given(spec=architectures(), rule=st.sampled_from(kv.RULES))
 def test_random_architectures_save_and_load_with_their_rule(spec, rule, tmp_path_factory):

@@ -226,20 +226,6 @@ def test_output_selects_one_head_like_a_single_output_model():
         assert viz.num_classes == single.outputs[0].shape[-1]
 
 
-def test_several_inputs_are_refused():
-    a, b = keras.Input((8, 8, 3), name="image"), keras.Input((2,), name="extra")
-    h = keras.layers.Concatenate()([keras.layers.Flatten()(a), b])
-    model = keras.Model([a, b], keras.layers.Dense(3)(h), name="two_inputs")
-    message = (
-        "kerasviz explains models with one image input; this model has 2 inputs. Wrap it "
-        "in a model that takes the image and closes over the other inputs. "
-        "Received: model='two_inputs'"
-    )
-    with _raises(UnsupportedModelError, message) as info:
-        kv.Visualizer(model)
-    assert isinstance(info.value, TypeError)
-
-
 # -- batching, preprocessing, live weights ---------------------------------------------
 
 
@@ -312,7 +298,7 @@ def test_one_traced_forward_pass_is_shared_by_the_rules():
     # The traced graph holds one forward convolution and one backward
     # convolution (to the input) per rule.
     aux = np.zeros((4, 1), np.int32)
-    types = _op_types(function, tf.constant(x), tf.constant(aux))
+    types = _op_types(function, [tf.constant(x)], tf.constant(aux))
     assert types.count("Conv2D") == 1
     assert types.count("Conv2DBackpropInput") == len(kv.RULES)
     assert types.count("MaxPoolGrad") == len(kv.RULES)
@@ -337,7 +323,7 @@ def test_k_classes_share_the_forward_pass():
     viz(x, target=np.tile([0, 2, 4], (3, 1)), progress=False)
     (function,) = viz._functions.values()
     aux = np.tile([0, 2, 4], (3, 1)).astype(np.int32)
-    assert _op_types(function, tf.constant(x), tf.constant(aux)).count("Conv2D") == 1
+    assert _op_types(function, [tf.constant(x)], tf.constant(aux)).count("Conv2D") == 1
 
 
 def test_visualizing_leaves_no_traced_gradient_holding_the_net():

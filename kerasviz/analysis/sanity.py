@@ -556,12 +556,14 @@ def sanity_check(
     seed = _validation.seed(seed, non_negative=True)
 
     viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
-    if len(viz.input_shape) != 4:
-        raise UnsupportedModelError(
-            "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
-            f"inputs. Received: model input shape {viz.input_shape}"
-        )
-    logits = viz.predict(images)  # the visualizer's checks of images vs model
+    for traced in (False, True):  # a subclassed model's input is known once traced
+        if traced:
+            logits = viz.predict(images)  # the visualizer's checks of images vs model
+        if viz.input_shape is not None and len(viz.input_shape) != 4:
+            raise UnsupportedModelError(
+                "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
+                f"inputs. Received: model input shape {viz.input_shape}"
+            )
     images = np.asarray(images, dtype=np.float32)
     num_classes = logits.shape[-1]
     if num_classes < 2:
