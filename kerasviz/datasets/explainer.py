@@ -77,7 +77,10 @@ class ChunkExplainer:
         viz = self.viz
 
         # one trace for every chunk size (the last chunk is smaller)
-        self.input_dtype = tf.as_dtype(viz.model.inputs[0].dtype)  # token ids stay integers
+        spec = getattr(viz, "input_spec", None) or []
+        # token ids (the Visualizer embeds them) and several inputs: the Visualizer's own forward pass
+        self._plain = len(spec) <= 1 and not any(getattr(s, "tokens", False) for s in spec)
+        self.input_dtype = tf.as_dtype(spec[0].dtype if spec else viz.model.inputs[0].dtype)
         signature = [tf.TensorSpec((None, *self.image_shape), self.input_dtype)]
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
@@ -86,11 +89,11 @@ class ChunkExplainer:
                 x = viz.preprocess(x)
             return tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
 
-        self._logits_of = logits_of
+        self._logits_of = logits_of if self._plain else None
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when
         # nothing else runs through it: the plain gradient, no XLA (a variable of varying shape).
         self._sink = None
-        if method is None and not viz.jit_compile:
+        if method is None and not viz.jit_compile and self._plain:
             self._sink = tf.Variable(tf.zeros((0, viz.num_classes)), trainable=False,
                                      shape=tf.TensorShape([None, viz.num_classes]), name="kerasviz_logits")
 
@@ -179,6 +182,8 @@ class ChunkExplainer:
     def _table(self, target, images, logits=None):
         import tensorflow as tf
 
+        if logits is None and self._logits_of is None:
+            logits = self.viz.predict(images)
         logits = self._logits_of(tf.constant(images)) if logits is None else tf.constant(logits)
         predicted = np.argmax(logits.numpy(), axis=-1)
         num_classes = int(logits.shape[-1])

@@ -161,3 +161,29 @@ def test_kind_and_layout_names():
     assert inputs.kind_of(keras.Input((5,), dtype="int32")) == "tokens"
     assert inputs.array_name("guided") == "guided"
     assert inputs.array_name("guided", "meta") == "guided/meta"
+
+
+def test_token_store_holds_maps_at_the_embedding(tmp_path):
+    keras.utils.set_random_seed(8)
+    ids_in = keras.Input((6,), dtype="int32")
+    embedded = keras.layers.Embedding(12, 4)(ids_in)
+    hidden = keras.layers.Conv1D(5, 3, activation="relu", padding="same")(embedded)
+    model = keras.Model(ids_in, keras.layers.Dense(2)(keras.layers.GlobalMaxPooling1D()(hidden)))
+    ids = np.random.default_rng(3).integers(0, 12, (7, 6)).astype(np.int32)
+    store = _explain(model, ids, tmp_path / "tokens.zarr")
+    reference = kv.Visualizer(model, RULES)(ids, progress=False)
+    assert store.map_shape == (6, 4)
+    for rule in RULES:
+        assert store[rule].shape == (7, 6, 4)
+        np.testing.assert_array_equal(store[rule][:], reference[rule])
+    # saliency at the embedding: the tape gradient of the head from the looked-up vectors
+    table = model.layers[1].embeddings.numpy()
+    vectors = tf.constant(table[ids])
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        logits = model.layers[-1](model.layers[-2](model.layers[2](vectors)))
+        score = tf.reduce_sum(tf.reduce_max(logits, axis=-1))
+    np.testing.assert_allclose(store["saliency"][:], tape.gradient(score, vectors).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(store.table["predicted"], model(ids).numpy().argmax(axis=1))
+    group = zarr.open_group(str(tmp_path / "tokens.zarr"), mode="r")
+    assert tuple(group["guided"].metadata.dimension_names) == ("input", "token", "embedding")
