@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 
 import kerasviz as kv  # noqa: E402
 
-TASKS = ("series", "breast_cancer", "friedman", "text")
+TASKS = ("series", "breast_cancer", "friedman", "text", "segmentation", "image_meta")
 METHOD_LABELS = {"gradient": "gradient", "gradient_x_input": "gradient × input",
                  "smoothgrad": "SmoothGrad", "integrated_gradients": "Integrated Gradients"}
 
@@ -82,7 +82,7 @@ class Task:
     model: keras.Model
     x: np.ndarray                      # the inputs explained
     evidence: np.ndarray               # bool, shaped like a map's mass (see `mass`)
-    target: int
+    target: object                     # a class index, or a kv.targets.Region
     quality: dict                      # test accuracy or R², to show the model learned the task
     mass_axes: tuple = ()              # axes of a map summed into one mass per evidence unit
     notes: dict = field(default_factory=dict)
@@ -173,36 +173,113 @@ def text_task(args, rng) -> Task:
     model = keras.Model(inputs, dense(pool(conv(embed(inputs)))), name="planted_words")
     task = _classifier("text", model, ids.astype(np.int32), labels, evidence, args, epochs=6, rng=rng)
     task.notes["tokens"] = [[WORDS[i] for i in row] for row in task.x]
-    # Maps at the embedding's output: the same layers from the embedded tokens on, weights shared.
-    embedded = keras.Input((length, 8), name="embedded")
-    task.model = keras.Model(embedded, dense(pool(conv(embedded))), name="planted_words_head")
-    task.x = embed(task.x).numpy()
+    # kv explains token ids at the embedding's output: maps (N, T, E), compared with the embedded x
+    task.notes["embedded"] = embed(task.x).numpy()
     task.mass_axes = (2,)
     return task
 
 
 def _classifier(name, model, x, labels, evidence, args, *, epochs, rng) -> Task:
-    n = len(x)
-    order = rng.permutation(n)
-    x, labels, evidence = x[order], labels[order], evidence[order]
+    """Train, then pick correctly classified class-1 test inputs. `x`, `evidence`: an array or a list (one per input)."""
+    several = isinstance(x, list)
+    n = len(labels)
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    take = (lambda a, rows: [part[rows] for part in a]) if several else (lambda a, rows: a[rows])
+    x, labels, evidence = take(x, order), labels[order], take(evidence, order)
     train = int(0.75 * n)
     model.compile(optimizer=keras.optimizers.Adam(3e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    model.fit(x[:train], labels[:train], epochs=args.epochs or epochs, batch_size=32, verbose=0)
-    predicted = model.predict(x[train:], verbose=0).argmax(axis=1)
+    model.fit(take(x, slice(0, train)), labels[:train], epochs=args.epochs or epochs, batch_size=32, verbose=0)
+    predicted = model.predict(take(x, slice(train, n)), verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predicted == labels[train:]))
     test = np.arange(train, n)
     pick = test[(labels[test] == 1) & (predicted == 1)][:args.explain]
     if not len(pick):  # an untrained smoke model may predict no class 1: explain class 1 anyway
         pick = test[labels[test] == 1][:args.explain]
-    return Task(name, model, x[pick], evidence[pick], 1, {"test accuracy": accuracy})
+    return Task(name, model, take(x, pick), take(evidence, pick), 1, {"test accuracy": accuracy})
+
+
+def segmentation_task(args, rng) -> Task:
+    """Images with one square (class 1) and one disc (class 2) on noise; per-pixel classes."""
+    n, size = (96 if args.smoke else 1500), 24
+    yy, xx = np.mgrid[:size, :size]
+    x = rng.normal(0, 0.3, (n, size, size, 1)).astype(np.float32)
+    classes = np.zeros((n, size, size), np.int64)
+    for i in range(n):
+        while True:  # a square and a disc that do not touch
+            side, radius = rng.integers(4, 8), rng.integers(2, 4)
+            top, left = rng.integers(0, size - side, 2)
+            cy, cx = rng.integers(radius, size - radius, 2)
+            square = (yy >= top) & (yy < top + side) & (xx >= left) & (xx < left + side)
+            disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
+            if not _touch(square, disc):
+                break
+        classes[i][square], classes[i][disc] = 1, 2
+        x[i, ..., 0] += (square | disc).astype(np.float32)
+    inputs = keras.Input((size, size, 1), name="image")
+    h = inputs
+    for k in range(3):
+        h = keras.layers.Conv2D(16, 3, activation="relu", padding="same", name=f"conv{k}")(h)
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="classes")(h), name="shapes_segmenter")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train = int(0.75 * n)
+    model.fit(x[:train], classes[:train], epochs=args.epochs or 12, batch_size=32, verbose=0)
+    predicted = model.predict(x[train:], verbose=0).argmax(axis=-1)
+    squares = classes[train:] == 1
+    iou = float(((predicted == 1) & squares).sum() / max(((predicted == 1) | squares).sum(), 1))
+    pick = np.arange(train, n)[:args.explain]
+    evidence = classes[pick] == 1
+    # class 1's logits summed over the square (its true pixels): kv.targets.Region
+    target = kv.targets.Region(1, evidence)
+    return Task("segmentation", model, x[pick], evidence[..., None], target, {"test square IoU": iou})
+
+
+def _touch(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether mask `a`, grown by one pixel (8-neighbours), meets mask `b`."""
+    grown = a.copy()
+    grown[1:] |= a[:-1]
+    grown[:-1] |= a[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    return bool((grown & b).any())
+
+
+def image_meta_task(args, rng) -> Task:
+    """Class 1 = a bright 4×4 patch in the image AND metadata feature 0 > 0; 5 other features are noise."""
+    n, size, features = (160 if args.smoke else 3000), 16, 6
+    images = rng.normal(0, 0.3, (n, size, size, 1)).astype(np.float32)
+    meta = rng.normal(0, 1, (n, features)).astype(np.float32)
+    patch = rng.random(n) < 0.5
+    evidence_image = np.zeros(images.shape, bool)
+    for i in np.flatnonzero(patch):
+        top, left = rng.integers(0, size - 4, 2)
+        images[i, top:top + 4, left:left + 4] += 1.0
+        evidence_image[i, top:top + 4, left:left + 4] = True
+    labels = (patch & (meta[:, 0] > 0)).astype(np.int64)
+    evidence_meta = np.zeros(meta.shape, bool)
+    evidence_meta[:, 0] = True
+    image_in = keras.Input((size, size, 1), name="image")
+    meta_in = keras.Input((features,), name="meta")
+    h = keras.layers.Conv2D(8, 3, activation="relu", padding="same")(image_in)
+    h = keras.layers.Conv2D(8, 3, activation="relu", padding="same")(h)
+    h = keras.layers.GlobalMaxPooling2D()(h)
+    m = keras.layers.Dense(8, activation="relu")(meta_in)
+    h = keras.layers.Dense(16, activation="relu")(keras.layers.Concatenate()([h, m]))
+    model = keras.Model([image_in, meta_in], keras.layers.Dense(2)(h), name="image_and_meta")
+    order = rng.permutation(n)
+    task = _classifier("image_meta", model, [images[order], meta[order]], labels[order],
+                       [evidence_image[order], evidence_meta[order]], args, epochs=10, rng=None)
+    return task
 
 
 #: The synthetic vocabulary: 30 neutral words, 5 positive, 5 negative.
 WORDS = [f"w{i}" for i in range(30)] + [f"good{i}" for i in range(5)] + [f"bad{i}" for i in range(5)]
 
 BUILDERS = {"series": series_task, "breast_cancer": breast_cancer_task, "friedman": friedman_task,
-            "text": text_task}
+            "text": text_task, "segmentation": segmentation_task, "image_meta": image_meta_task}
+#: The inputs of the several-input task, scored one by one.
+INPUT_NAMES = {"image_meta": ("image", "meta")}
 
 
 # -- the scores ----------------------------------------------------------------------------------
@@ -236,22 +313,38 @@ def methods(args) -> dict:
 
 
 def score(task: Task, args, out: Path) -> dict:
+    """`{result name: result}`: one result per task, or per input of a several-input task."""
     viz = kv.Visualizer(task.model, kv.RULES, batch_size=64, seed=args.seed)
-    chance = mass_share(np.ones(task.evidence.shape, np.float32), task.evidence)
-    rows = {}
+    names = INPUT_NAMES.get(task.name)
+    parts = names or (None,)
+    xs = task.x if names else [task.notes.get("embedded", task.x)]
+    evidence = task.evidence if names else [task.evidence]
+    results = {}
+    for k, part in enumerate(parts):
+        results[task.name if part is None else f"{task.name} ({part})"] = {
+            "chance": mass_share(np.ones(evidence[k].shape, np.float32), evidence[k]),
+            "explained": len(xs[k]), **task.quality, "methods": {}}
     for key, method in methods(args).items():
         maps = viz(task.x, target=task.target, method=method, progress=False)
-        rows[key] = {rule: {"share": mass_share(maps[rule], task.evidence, task.mass_axes),
-                            "r": input_correlation(maps[rule], task.x)} for rule in kv.RULES}
+        for k, (name, result) in enumerate(results.items()):
+            result["methods"][key] = {
+                rule: {"share": mass_share(maps[rule][k] if names else maps[rule], evidence[k], task.mass_axes),
+                       "r": input_correlation(maps[rule][k] if names else maps[rule], xs[k])}
+                for rule in kv.RULES}
         if key == "gradient":
-            draw(task, {rule: maps[rule][0] for rule in kv.RULES}, out / f"{task.name}.png")
-    return {"chance": chance, "explained": len(task.x), **task.quality, "methods": rows}
+            first = {rule: (maps[rule][0][0] if names else maps[rule][0]) for rule in kv.RULES}
+            draw(task, first, out / f"{task.name}.png")
+    return results
 
 
 def draw(task: Task, maps: dict, path: Path) -> None:
     """The first explained input's gradient maps, drawn by `kv.render` for its kind of input."""
     if task.name == "series":
         kv.render.plot_sequence(task.x[0], maps, channel_names=["channel 0", "channel 1"], path=path, dpi=70)
+    elif task.name in ("segmentation", "image_meta"):
+        image = task.x[0][0] if task.name == "image_meta" else task.x[0]
+        kv.render.plot_maps(image[None], {rule: m[None] for rule, m in maps.items()}, path=path, dpi=70,
+                            normalize="abs")
     elif task.name == "text":
         kv.render.plot_tokens(task.notes["tokens"][0], maps, reduce="l2", per_line=16, path=path, dpi=80)
     else:
@@ -279,11 +372,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name in args.tasks:
         t0 = time.perf_counter()
+        keras.utils.set_random_seed(args.seed + TASKS.index(name))  # each task's weights its own
         task = BUILDERS[name](args, np.random.default_rng([args.seed, TASKS.index(name)]))
-        results[name] = score(task, args, out)
-        results[name]["seconds"] = time.perf_counter() - t0
-        sections.append(markdown(name, results[name]))
-        print(sections[-1], f"\n({results[name]['seconds']:.1f} s)\n", flush=True)
+        scored = score(task, args, out)
+        for key, result in scored.items():
+            result["seconds"] = time.perf_counter() - t0
+            results[key] = result
+            sections.append(markdown(key, result))
+            print(sections[-1], flush=True)
+        print(f"({time.perf_counter() - t0:.1f} s)\n", flush=True)
     (out / "planted_evidence.md").write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     summary = {"tasks": results, "settings": {k: v for k, v in vars(args).items() if k != "out"},
                "seconds": time.perf_counter() - start}

@@ -226,11 +226,18 @@ def test_planted_evidence_scores_by_hand():
 
 def test_planted_evidence(tmp_path):
     """Every task × method × rule scored and printed; chance is the planted evidence's share of the input."""
+    import numpy as np
+
     stdout = run_example("planted_evidence.py", tmp_path)
     tasks = json.loads((tmp_path / "results.json").read_text())["tasks"]
-    chance = {"series": 10 / 128, "breast_cancer": 30 / 90, "friedman": 5 / 10, "text": 2 / 16}
+    chance = {"series": 10 / 128, "breast_cancer": 30 / 90, "friedman": 5 / 10, "text": 2 / 16,
+              "image_meta (image)": 16 / 256, "image_meta (meta)": 1 / 6,
+              "segmentation": None}  # the squares' share of the pixels: drawn at random
     assert set(tasks) == set(chance)
     markdown = (tmp_path / "planted_evidence.md").read_text()
+    squares = np.arange(4, 8) ** 2 / 24**2
+    assert squares.min() <= tasks["segmentation"]["chance"] <= squares.max()
+    chance["segmentation"] = tasks["segmentation"]["chance"]
     for name, task in tasks.items():
         assert task["chance"] == pytest.approx(chance[name])
         assert f"**{name}**" in markdown and f"chance {chance[name]:.3f}" in stdout
@@ -241,5 +248,5 @@ def test_planted_evidence(tmp_path):
                 assert 0.0 <= values["share"] <= 1.0 and -1.0 <= values["r"] <= 1.0
                 assert_printed(stdout, values["share"], values["r"])
     assert markdown.count("| Integrated Gradients |") == len(chance)
-    for name in chance:
+    for name in ("series", "breast_cancer", "friedman", "text", "segmentation", "image_meta"):
         assert_png(tmp_path / f"{name}.png", 5)

@@ -45,6 +45,8 @@ from kerasviz.errors import InvalidArgumentError, InvalidInputError
 
 #: The names of a stored map's axes (after `input`), per kind of input and map rank.
 AXIS_NAMES: dict[tuple[str, int], tuple[str, ...]] = {
+    ("image", 3): ("height", "width", "channel"),
+    ("image", 2): ("height", "width"),
     ("sequence", 2): ("time", "channel"),
     ("sequence", 1): ("time",),
     ("table", 1): ("feature",),
@@ -115,7 +117,7 @@ def describe_input(model_input, source) -> InputSpec:
         wanted = tuple(s if w is None else w for w, s in zip(wanted, shape))
     dtype = "int32" if kind in ("tokens", "array") and np.dtype(_dtype_name(model_input)).kind in "iu" \
         else "float32"
-    return InputSpec(kind, tuple(int(s) for s in wanted), dtype, str(getattr(model_input, "name", "input")))
+    return InputSpec(kind, tuple(int(s) for s in wanted), dtype, _input_name(model_input))
 
 
 def resolve_array_source(source, spec: InputSpec) -> Source:
@@ -285,3 +287,91 @@ def _dtype_name(model_input) -> str:
 
 def _text(shape: tuple) -> str:
     return "(" + ", ".join("None" if s is None else str(s) for s in shape) + ")"
+
+
+# -- several inputs --------------------------------------------------------------------------------
+def describe_inputs(model, source) -> list[InputSpec]:
+    """One `InputSpec` per input of a model with several, in `model.inputs` order.
+
+    Args:
+        model: the Keras model.
+        source: a list of arrays (in the model's input order), a dict keyed
+            by input name, or a tuple `(those, labels[, ids])`.
+
+    Returns:
+        The specs; images are read as they are (not fitted), like every input.
+
+    Raises:
+        InvalidArgumentError: for a source that is not one array per input.
+    """
+    arrays = _several(source, model)
+    return [describe_input(x, array) for x, array in zip(model.inputs, arrays)]
+
+
+class SeveralArraySource(Source):
+    """One sliceable `(N, ...)` array per input; a chunk's `images` is the list of their rows."""
+
+    kind = "array"
+
+    def __init__(self, source, model, specs: list[InputSpec]):
+        super().__init__((0, 0), 0)
+        self.specs = specs
+        self.arrays = _several(source, model)
+        labels = source[1] if isinstance(source, tuple) else None
+        ids = source[2] if isinstance(source, tuple) and len(source) == 3 else None
+        counts = {spec.name: int(a.shape[0]) for spec, a in zip(specs, self.arrays)}
+        if len(set(counts.values())) != 1 or 0 in counts.values():
+            raise InvalidInputError(
+                f"Every input needs the same number N >= 1 of rows. Received: rows per input {counts}"
+            )
+        for spec, array in zip(specs, self.arrays):
+            SampleArraySource(array, spec)  # the shape and dtype checks, with the input's name
+        self._count = next(iter(counts.values()))
+        self.labels = None if labels is None else _int_labels(labels, self._count)
+        self.has_labels = self.labels is not None
+        if ids is not None and len(ids) != self._count:
+            raise InvalidInputError(f"Give one id per input ({self._count}). Received: {len(ids)} ids")
+        self._ids = None if ids is None else [str(i) for i in ids]
+
+    def __len__(self):
+        return self._count
+
+    def identity(self):
+        return {"kind": self.kind, "count": len(self), "labels": self.has_labels,
+                "inputs": {s.name: {"shape": list(a.shape), "dtype": str(getattr(a, "dtype", "?"))}
+                           for s, a in zip(self.specs, self.arrays)}}
+
+    def _chunks(self, ranges):
+        for index, start, stop in ranges:
+            parts = [np.asarray(a[start:stop], dtype=s.dtype) for s, a in zip(self.specs, self.arrays)]
+            labels = self.labels[start:stop] if self.has_labels else np.full(stop - start, -1, np.int64)
+            ids = self._ids[start:stop] if self._ids is not None else [str(i) for i in range(start, stop)]
+            yield Chunk(index, start, parts, ids, labels, [None] * (stop - start))
+
+
+def _several(source, model) -> list:
+    """The arrays of a several-input source, in `model.inputs` order."""
+    names = [_input_name(x) for x in model.inputs]
+    given = source[0] if isinstance(source, tuple) and 2 <= len(source) <= 3 else source
+    if isinstance(given, dict):
+        missing, unknown = sorted(set(names) - set(given)), sorted(set(given) - set(names))
+        if missing or unknown:
+            raise InvalidArgumentError(
+                f"A dict source has one array per input, keyed {names}. Received: keys {sorted(given)} "
+                f"(missing {missing}, unknown {unknown})"
+            )
+        return [given[name] for name in names]
+    if isinstance(given, list) and len(given) == len(names) and all(hasattr(a, "shape") for a in given):
+        return list(given)
+    raise InvalidArgumentError(
+        f"This model takes {len(names)} inputs {names}: the source is a list of {len(names)} arrays "
+        f"(in that order) or a dict keyed by input name, optionally in a tuple (inputs, labels[, ids]). "
+        f"Received: source of type {type(given).__name__}"
+        + (f" with {len(given)} items" if isinstance(given, (list, tuple)) else "")
+    )
+
+
+def _input_name(model_input) -> str:
+    from kerasviz import _compat
+
+    return _compat.producing_operation(model_input).name

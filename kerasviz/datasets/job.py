@@ -60,7 +60,9 @@ def explain_dataset(
     Args:
         model: a Keras model with one input (as `kv.Visualizer` takes):
             images `(N, H, W, C)`, sequences `(N, T, C)`, tables `(N, D)`
-            or token ids `(N, T)` (see `kerasviz.datasets.inputs`).
+            or token ids `(N, T)` (see `kerasviz.datasets.inputs`); or a
+            Functional model with several inputs (the store then keeps one
+            array per rule and input, `<rule>/<input name>`).
         source: a folder (every non-hidden file below it, sorted), a glob
             pattern, a list of image files, an `(N, ...)` NumPy array or
             `np.memmap` of the model's input shape, a tuple
@@ -68,6 +70,9 @@ def explain_dataset(
             `tf.data.Dataset` of inputs, `(input, label)` or
             `(input, label, id)`, batched or not. Files are decoded on the
             [0, 255] scale; other inputs are read as they are (no resizing).
+            For several inputs: a list of arrays (in `model.inputs` order)
+            or a dict keyed by input name, optionally in a tuple
+            `(inputs, labels[, ids])`.
         store: where to write: a local path (conventionally `*.zarr`) or an
             fsspec URL (`"s3://bucket/maps.zarr"`).
         rules: rule names or aliases. Defaults to `kv.RULES`.
@@ -154,14 +159,20 @@ def explain_dataset(
     _validation.one_of(on_error, "on_error", ON_ERROR, what="on_error choice")
     _validation.one_of(engine, "engine", ENGINES, what="engine")
     workers = _validation.positive_int(workers, "workers", allow_none=True)
-    if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
+    if not isinstance(model, keras.Model) or not getattr(model, "inputs", None):
         raise UnsupportedModelError(
-            "explain_dataset takes a keras.Model with one image input. "
+            "explain_dataset takes a Functional or Sequential keras.Model (one input or several). "
             f"Received: model of type {type(model).__name__}"
         )
     input_shape = tuple(model.inputs[0].shape)
-    spec = _input_spec(model, source, image_size)  # sequences, tables, token ids: read as they are
-    if spec is None:
+    several = _several_specs(model, source, image_size, engine)  # one array per input, as they are
+    spec = None if several else _input_spec(model, source, image_size)  # sequences, tables, token ids
+    if several:
+        from kerasviz.datasets.inputs import SeveralArraySource
+
+        size, sample_shape = None, {s.name: s.shape for s in several}
+        data = SeveralArraySource(source, model, several)
+    elif spec is None:
         size = _image_size(input_shape, image_size, source)
         data = resolve_source(source, size=size, channels=int(input_shape[-1]))
         sample_shape = (*size, int(input_shape[-1]))
@@ -177,9 +188,14 @@ def explain_dataset(
                              jit_compile=jit_compile)
     if activations is not None:
         visualizer_kwargs["activations"] = activations
-    explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
-                               has_labels=data.has_labels, dtype=dtype, on_error=on_error,
-                               source_kind=data.kind, **visualizer_kwargs)
+    explainer_kwargs = dict(target=target, method=method, num_inputs=len(data), has_labels=data.has_labels,
+                            dtype=dtype, on_error=on_error, source_kind=data.kind, **visualizer_kwargs)
+    if several:
+        from kerasviz.datasets.several import SeveralInputsExplainer
+
+        explainer = SeveralInputsExplainer(model, rules, input_names=list(sample_shape), **explainer_kwargs)
+    else:
+        explainer = ChunkExplainer(model, rules, **explainer_kwargs)
     settings = {
         "model": model_identity(model),
         "rules": list(explainer.rules),
@@ -198,13 +214,18 @@ def explain_dataset(
     }
     if spec is not None:  # only for non-images: image stores keep their settings (and resume)
         settings["input"] = {"kind": spec.kind, "shape": list(spec.shape), "dtype": spec.dtype}
+    if several:
+        settings["input"] = {s.name: {"kind": s.kind, "shape": list(s.shape), "dtype": s.dtype}
+                             for s in several}
     map_shape = explainer.map_shape(sample_shape)
     with JobLock(path, storage_options):
         writer = StoreWriter(
             path, settings=settings, rules=explainer.rules, num_inputs=len(data),
             chunk_size=batch_size, map_shape=map_shape, dtype=dtype, restart=restart,
             storage_options=storage_options,
-            axis_names=None if spec is None else spec.axis_names(map_shape),
+            axis_names=({s.name: s.axis_names(map_shape[s.name]) for s in several if s.name in map_shape}
+                        if several else None if spec is None else spec.axis_names(map_shape)),
+            inputs=list(map_shape) if several else None,
         )
         ranges = iter_ranges(len(data), batch_size, writer.done())
         if engine == "local":
@@ -219,6 +240,25 @@ def explain_dataset(
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
     return open_maps(path, storage_options=storage_options)
+
+
+def _several_specs(model, source, image_size, engine: str):
+    """The `InputSpec`s of a model with several inputs (`kerasviz.datasets.inputs`), else `None`."""
+    if len(model.inputs) == 1:
+        return None
+    from kerasviz.datasets.inputs import describe_inputs
+
+    if image_size is not None:
+        raise InvalidArgumentError(
+            f"image_size is for models with one image input; the {len(model.inputs)} inputs of this "
+            f"model are read as they are. Leave it out. Received: image_size={image_size!r}"
+        )
+    if engine != "local":
+        raise InvalidArgumentError(
+            f"A model with several inputs is explained by the local engine only. Pass "
+            f"engine='local'. Received: engine={engine!r}"
+        )
+    return describe_inputs(model, source)
 
 
 def _input_spec(model, source, image_size):

@@ -187,3 +187,59 @@ def test_token_store_holds_maps_at_the_embedding(tmp_path):
     np.testing.assert_array_equal(store.table["predicted"], model(ids).numpy().argmax(axis=1))
     group = zarr.open_group(str(tmp_path / "tokens.zarr"), mode="r")
     assert tuple(group["guided"].metadata.dimension_names) == ("input", "token", "embedding")
+
+
+@pytest.fixture(scope="module")
+def two_input_model():
+    keras.utils.set_random_seed(9)
+    image = keras.Input((8, 8, 1), name="image")
+    meta = keras.Input((3,), name="meta")
+    h = keras.layers.Conv2D(4, 3, activation="relu")(image)
+    h = keras.layers.GlobalMaxPooling2D()(h)
+    m = keras.layers.Dense(4, activation="relu")(meta)
+    h = keras.layers.Dense(5, activation="relu")(keras.layers.Concatenate()([h, m]))
+    return keras.Model([image, meta], keras.layers.Dense(2)(h), name="image_meta")
+
+
+def test_several_inputs_store_one_array_per_rule_and_input(two_input_model, tmp_path):
+    rng = np.random.default_rng(4)
+    images = rng.normal(size=(9, 8, 8, 1)).astype(np.float32)
+    meta = rng.normal(size=(9, 3)).astype(np.float32)
+    labels = np.arange(9) % 2
+    reference = kv.Visualizer(two_input_model, RULES)({"image": images, "meta": meta}, progress=False)
+    for source in ({"meta": meta, "image": images}, ([images, meta], labels)):
+        path = tmp_path / f"two{isinstance(source, tuple)}.zarr"
+        store = _explain(two_input_model, source, path)
+        assert store.map_shape == {"image": (8, 8, 1), "meta": (3,)}
+        for rule in RULES:
+            np.testing.assert_array_equal(store[f"{rule}/image"][:], reference[rule]["image"])
+            np.testing.assert_array_equal(store[rule]["meta"][:], reference[rule]["meta"])
+        logits = two_input_model([images, meta]).numpy()
+        np.testing.assert_array_equal(store.table["predicted"], logits.argmax(axis=1))
+        np.testing.assert_allclose(store.table["score"], logits.max(axis=1), rtol=1e-5)
+    np.testing.assert_array_equal(store.table["label"], labels)
+    # saliency of the metadata: the tape gradient
+    x = [tf.constant(images), tf.constant(meta)]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = tf.reduce_sum(tf.reduce_max(two_input_model(x), axis=-1))
+    np.testing.assert_allclose(store["saliency/meta"][:], tape.gradient(score, x)[1].numpy(), rtol=1e-5, atol=1e-6)
+    group = zarr.open_group(str(path), mode="r")
+    assert tuple(group["guided/meta"].metadata.dimension_names) == ("input", "feature")
+    assert tuple(group["guided/image"].metadata.dimension_names) == ("input", "height", "width", "channel")
+    with pytest.raises(KeyError, match=r"No maps of rule 'guided/meta/x'"):
+        store["guided/meta/x"]
+
+
+def test_several_inputs_bad_sources_are_refused(two_input_model, tmp_path):
+    images, meta = np.zeros((4, 8, 8, 1), np.float32), np.zeros((4, 3), np.float32)
+    with pytest.raises(kv.errors.InvalidArgumentError, match=r"keyed \['image', 'meta'\].*missing \['meta'\]"):
+        _explain(two_input_model, {"image": images}, tmp_path / "a.zarr")
+    with pytest.raises(kv.errors.InvalidArgumentError, match=r"takes 2 inputs.*Received: source of type ndarray"):
+        _explain(two_input_model, images, tmp_path / "b.zarr")
+    with pytest.raises(kv.errors.InvalidInputError, match=r"same number N >= 1 of rows.*'meta': 3"):
+        _explain(two_input_model, [images, meta[:3]], tmp_path / "c.zarr")
+    with pytest.raises(kv.errors.InvalidInputError, match=r"input 'meta' must be shaped \(N, 3\)"):
+        _explain(two_input_model, [images, np.zeros((4, 5), np.float32)], tmp_path / "d.zarr")
+    with pytest.raises(kv.errors.InvalidArgumentError, match=r"local engine only.*Received: engine='ray'"):
+        _explain(two_input_model, [images, meta], tmp_path / "e.zarr", engine="ray")
