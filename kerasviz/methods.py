@@ -87,6 +87,7 @@ __all__ = [
     "MethodLike",
     "SmoothGrad",
     "cam_layer",
+    "token_grid",
     "resolve",
 ]
 
@@ -417,10 +418,17 @@ class GradCAM(Method):
             last convolutional layer of the model (nested models searched
             too), as xplique and tf-keras-vis choose.
         plus_plus: use Grad-CAM++ weights. Defaults to `False`.
+        grid: `(h, w)`, how a token layer's tokens lie on the image. A layer
+            with an output `(N, L, D)` (a transformer's encoder block) is
+            read as a grid of patch tokens: all `L` tokens when `L` is a
+            square, else the last `h × w = L − 1` after a class token, else
+            the last `h × w` tokens for the `grid` given here. Defaults to
+            `None`.
 
     Raises:
         InvalidArgumentError: for a bad argument (at construction), or a
-            layer without a spatial output (at the call).
+            layer without a spatial output, or a token layer whose tokens do
+            not form a grid and no `grid` (at the call).
 
     Example:
 
@@ -436,32 +444,94 @@ class GradCAM(Method):
 
     name = "gradcam"
 
-    def __init__(self, layer: str | None = None, plus_plus: bool = False):
+    def __init__(self, layer: str | None = None, plus_plus: bool = False, grid: tuple[int, int] | None = None):
         self.layer = _layer_name(layer)
         if not isinstance(plus_plus, (bool, np.bool_)):
             raise InvalidArgumentError(f"`plus_plus` must be True or False. Received: plus_plus={plus_plus!r}")
         self.plus_plus = bool(plus_plus)
         if self.plus_plus:
             self.name = "gradcampp"
+        self.grid = None if grid is None else _validation.int_pair(grid)
+        if grid is not None and (self.grid is None or min(self.grid) < 1):
+            raise InvalidArgumentError(
+                f"`grid` is (h, w), the patch tokens' rows and columns, two positive ints. Received: grid={grid!r}"
+            )
 
     @property
     def needs_layer(self) -> bool:
         return True
 
     def cache_key(self):
-        return (type(self).__name__, self.layer, self.plus_plus)
+        return (type(self).__name__, self.layer, self.plus_plus, self.grid)
 
     def _graph(self, x, activations, differentiate, rules, vectorized, layer):
-        _check_spatial(activations, x, layer)
-        size = x.shape[1:3]
-        return {
-            rule: _cam(activations, _connected(differentiate(rule, [activations])[0], layer),
-                       self.plus_plus, size, vectorized)
-            for rule in rules
-        }
+        tokens = activations.shape.rank == 3
+        grid = token_grid(activations.shape[1], self.grid, layer) if tokens else None
+        if not tokens:
+            _check_spatial(activations, x, layer)
+        size = x.shape[1:3] if x.shape.rank == 4 else grid
+        maps = {}
+        for rule in rules:
+            gradient = _connected(differentiate(rule, [activations])[0], layer)
+            a = _as_grid(activations, grid, False) if tokens else activations
+            g = _as_grid(gradient, grid, vectorized) if tokens else gradient
+            maps[rule] = _cam(a, g, self.plus_plus, size, vectorized)
+        return maps
 
     def __repr__(self):
-        return f"GradCAM(layer={self.layer!r}, plus_plus={self.plus_plus})"
+        grid = "" if self.grid is None else f", grid={self.grid}"
+        return f"GradCAM(layer={self.layer!r}, plus_plus={self.plus_plus}{grid})"
+
+
+def token_grid(length: int | None, grid: tuple[int, int] | None, layer: str | None) -> tuple[int, int]:
+    """How `length` tokens of a token layer lie on a grid: `grid`, or all of them, or all after a class token.
+
+    Args:
+        length: the number of tokens `L` of the layer's output `(N, L, D)`.
+        grid: `(h, w)` given by the user, or `None`.
+        layer: the layer's name, for the message.
+
+    Returns:
+        `(h, w)`; the map is read from the last `h × w` tokens.
+
+    Raises:
+        InvalidArgumentError: when `L` is unknown, `grid` asks for more than
+            `L` tokens, or no grid is given and neither `L` nor `L − 1` is a square.
+
+    Example:
+
+    ```python
+    kv.methods.token_grid(50, None, "encoder_3")   # (7, 7): a class token, then 7 x 7 patches
+    ```
+    """
+    if length is None:
+        raise InvalidArgumentError(
+            f"Grad-CAM on token layer {layer!r} needs a known number of tokens. Received: length=None"
+        )
+    if grid is not None:
+        if grid[0] * grid[1] > length:
+            raise InvalidArgumentError(
+                f"Layer {layer!r} has {length} tokens, fewer than the grid's {grid[0]} x {grid[1]}. "
+                f"Received: grid={grid}"
+            )
+        return grid
+    for patches in (length, length - 1):
+        side = math.isqrt(max(patches, 0))
+        if patches > 0 and side * side == patches:
+            return side, side
+    raise InvalidArgumentError(
+        f"Layer {layer!r} has {length} tokens: not a square grid of patches, nor a class token followed "
+        f"by one. Say how the last h x w tokens lie on the image with GradCAM(layer, grid=(h, w)). "
+        f"Received: grid=None"
+    )
+
+
+def _as_grid(tokens, grid, vectorized: bool):
+    """The last `h × w` tokens of `(B, [K,] L, D)` as `(B, [K,] h, w, D)`."""
+    h, w = grid
+    last = tokens[..., -h * w:, :]
+    lead = tf.shape(last)[:2] if vectorized else tf.shape(last)[:1]
+    return tf.reshape(last, tf.concat([lead, [h, w, tf.shape(last)[-1]]], axis=0))
 
 
 class GuidedGradCAM(Method):

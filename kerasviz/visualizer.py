@@ -293,6 +293,32 @@ class Visualizer:
         flat, _ = self._flat(images)
         return self._predict(flat, _validation.positive_int(batch_size or self.batch_size, "batch_size"))
 
+    def explained_output(self, xs) -> tf.Tensor:
+        """The explained output (logits) of one forward pass, traced inside a `tf.function`.
+
+        It is what the maps differentiate: `preprocess` applied, the chosen
+        output, a final softmax removed (for a subclassed model, the input of
+        its final `Softmax` op).
+
+        Args:
+            xs: a tensor for a one-input model, or a list of one tensor per
+                input (token ids as their embeddings, `(N, T, E)`).
+
+        Returns:
+            The output tensor, e.g. `(N, classes)` logits.
+
+        Raises:
+            UnsupportedModelError: when called eagerly.
+
+        Example:
+
+        ```python
+        logits_of = tf.function(viz.explained_output)
+        logits = logits_of(tf.constant(images))
+        ```
+        """
+        return self._traced_outputs(list(xs) if isinstance(xs, (list, tuple)) else [xs], None)
+
     # -- internals ------------------------------------------------------------
     def _predict(self, flat: list[np.ndarray], batch: int) -> np.ndarray:
         outputs = self._outputs

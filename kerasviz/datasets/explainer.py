@@ -85,9 +85,7 @@ class ChunkExplainer:
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
         def logits_of(x):
-            if viz.preprocess is not None:
-                x = viz.preprocess(x)
-            return tf.nest.flatten(viz.model(x, training=False))[viz.output_index]
+            return viz.explained_output(x)
 
         self._logits_of = logits_of if self._plain else None
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when
