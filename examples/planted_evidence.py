@@ -16,14 +16,18 @@ images.
 | `breast_cancer` | scikit-learn's bundled breast-cancer table (30 features, standardized) and 60 columns of its values shuffled across rows | MLP | the 30 real features (the 60 shuffled ones carry no label information) |
 | `friedman` | `make_friedman1`: 10 uniform features, the target a function of the first 5 | MLP regression (one unit) | the first 5 features |
 | `text` | sentences of 16 tokens from 30 neutral words; 2 tokens of 5 positive words planted in positive sentences, of 5 negative ones in negative sentences | Embedding, Conv1D, global max pool | the 2 planted tokens (maps at the embedding's output, mass summed per token) |
+| `segmentation` | 24×24 noise with one square (class 1) and one disc (class 2), both +1 | 3 conv layers, per-pixel logits | the square's pixels |
+| `image_meta` | a 16×16 image and 6 metadata features; class 1 = a bright 4×4 patch in the image and feature 0 > 0 | conv branch + dense branch | the patch (image), feature 0 (metadata): scored per input |
 
 Classifiers are explained on correctly classified test inputs of class 1
-(`target=1`), the regression on test inputs (`target=0`: its one unit).
+(`target=1`), the regression on test inputs (`target=0`: its one unit), the
+segmentation on test images with `kv.targets.Region(1, square)`: the square
+class's logits summed over the square's true pixels.
 
 Run it:
 
 ```bash
-python examples/planted_evidence.py           # about a minute on two busy CPU cores
+python examples/planted_evidence.py           # 2-3 minutes on two busy CPU cores
 python examples/planted_evidence.py --smoke   # tiny settings, seconds
 ```
 

@@ -47,12 +47,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-images", type=int, default=12000, help="training images. Default: 12000")
     parser.add_argument("--epochs", type=int, default=4, help="training epochs. Default: 4")
     parser.add_argument("--images", type=int, default=4, help="test images drawn. Default: 4")
+    parser.add_argument("--test-images", type=int, default=2000, help="test images for the accuracy. Default: 2000")
     parser.add_argument("--seed", type=int, default=0, help="seed. Default: 0")
     parser.add_argument("--out", default="examples-out/vit_fashion", help="output folder")
     parser.add_argument("--smoke", action="store_true", help="tiny settings (seconds), for the tests")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.train_images, args.epochs, args.images = 512, 1, 2
+        args.train_images, args.epochs, args.images, args.test_images = 256, 1, 2, 256
     return args
 
 
@@ -107,8 +108,8 @@ def main(argv=None) -> int:
     model.compile(optimizer=keras.optimizers.Adam(2e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(x_train[pick], y_train[pick], epochs=args.epochs, batch_size=128, verbose=0)
-    _, accuracy = model.evaluate(x_test[:2000], y_test[:2000], verbose=0)
-    print(f"tiny ViT: test accuracy {accuracy:.3f} on 2000 test images "
+    _, accuracy = model.evaluate(x_test[:args.test_images], y_test[:args.test_images], verbose=0)
+    print(f"tiny ViT: test accuracy {accuracy:.3f} on {args.test_images} test images "
           f"({args.train_images} training images, {args.epochs} epochs)")
 
     images = x_test[:args.images]
