@@ -6,8 +6,10 @@ Fashion-MNIST (offline, `kv.data.fashion_mnist`), explained three ways:
 
 - saliency and GBP with `activations="all"`, so the rules act on the GELUs
   of the MLPs too (a transformer has no ReLU);
-- Grad-CAM on the last encoder block's token output `(N, 17, D)`: the 16
-  patch tokens after the class token, laid out as their 4 × 4 grid.
+- Grad-CAM on the tokens entering the last block's attention (its
+  LayerNorm's output, `(N, 17, D)`): the 16 patch tokens after the class
+  token, laid out as their 4 × 4 grid. (The last block's own output would
+  give zeros: only its class token reaches the head.)
 
 Beside the figure it prints r(map, x), the paper's image recovery, per
 rule: GBP's map of a transformer still looks like the image.
@@ -40,6 +42,9 @@ import numpy as np  # noqa: E402
 import kerasviz as kv  # noqa: E402
 
 PATCH, DIM, HEADS, BLOCKS = 7, 32, 4, 2
+#: Grad-CAM's layer: the tokens entering the last block's attention. The last block's own output
+#: is no use: only its class token reaches the head, so the patch tokens' gradients there are 0.
+CAM_LAYER = f"encoder_{BLOCKS - 1}_norm1"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,7 +120,7 @@ def main(argv=None) -> int:
     images = x_test[:args.images]
     maps = kv.visualize(model, images, rules=("saliency", "guided"), activations="all", progress=False)
     cam = kv.visualize(model, images, rules=("saliency",), progress=False,
-                       method=kv.methods.GradCAM(layer=f"encoder_{BLOCKS - 1}"))["saliency"]
+                       method=kv.methods.GradCAM(layer=CAM_LAYER))["saliency"]
     recovery = {rule: float(np.mean([np.corrcoef(m.ravel(), x.ravel())[0, 1] for m, x in zip(maps[rule], images)]))
                 for rule in maps}
     for rule, r in recovery.items():
@@ -126,7 +131,8 @@ def main(argv=None) -> int:
                                  "token Grad-CAM": cam},
                         row_labels=[kv.data.FASHION_CLASSES[y] for y in y_test[:args.images]],
                         path=out / "vit_fashion.png", normalize="abs")
-    summary = {"test_accuracy": float(accuracy), "recovery": recovery,
+    summary = {"test_accuracy": float(accuracy), "recovery": recovery, "cam_shape": list(cam.shape),
+               "cam_max": [float(c.max()) for c in cam],
                "seconds": time.perf_counter() - start}
     (out / "results.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print(f"wrote {out / 'vit_fashion.png'} and {out / 'results.json'} ({summary['seconds']:.0f} s)")

@@ -250,3 +250,16 @@ def test_planted_evidence(tmp_path):
     assert markdown.count("| Integrated Gradients |") == len(chance)
     for name in ("series", "breast_cancer", "friedman", "text", "segmentation", "image_meta"):
         assert_png(tmp_path / f"{name}.png", 5)
+
+
+def test_vit_fashion(tmp_path):
+    """A ViT trained on Fashion-MNIST: saliency, GBP (GELUs follow the rule) and token Grad-CAM on the 4×4 patch grid."""
+    stdout = run_example("vit_fashion.py", tmp_path)
+    assert_png(tmp_path / "vit_fashion.png", 20)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["recovery"]) == {"saliency", "guided"}
+    for rule, r in results["recovery"].items():
+        assert -1.0 <= r <= 1.0
+        assert f"r(map, x) {rule:<9} {r:.3f}" in stdout
+    assert results["cam_shape"] == [2, 28, 28]  # the 4×4 token grid, upsampled to the image
+    assert all(peak >= 0 for peak in results["cam_max"])  # a CAM is the ReLU of a weighted sum

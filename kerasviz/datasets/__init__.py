@@ -11,7 +11,8 @@ spreads the chunks over Ray Data actors on several GPUs or machines.
 | module | one job |
 |---|---|
 | `sources` | inputs into chunks of decoded, resized images (`tf.data`, prefetched) |
-| `inputs` | sequences, tables and token ids: what the model takes, read as they are |
+| `inputs` | sequences, tables, token ids and several inputs: what the model takes, read as they are |
+| `several` | one chunk of a several-input model into maps per rule and input (`<rule>/<input>`) |
 | `store` | the Zarr layout, the table, the settings check, `open_maps` / `MapStore` |
 | `lock` | one job per store |
 | `explainer` | one chunk into maps and table rows (shared by both engines) |
