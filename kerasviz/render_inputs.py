@@ -70,7 +70,9 @@ def token_scores(m, reduce: str = "sum") -> np.ndarray:
             f"A token map is one sample's, shaped (T, E) or (T,); for a batch pass maps[rule][i]. "
             f"Received: shape={m.shape}"
         )
-    return m.sum(axis=1) if reduce == "sum" else np.sqrt((m.astype(np.float64) ** 2).sum(axis=1)).astype(np.float32)
+    if reduce == "sum":
+        return m.sum(axis=1)
+    return np.sqrt((m.astype(np.float64) ** 2).sum(axis=1)).astype(np.float32)
 
 
 def signed_scale(values) -> np.ndarray:
@@ -156,7 +158,8 @@ def plot_tokens(tokens: Sequence[str], maps, *, reduce: str = "sum", per_line: i
     per_line = _validation.positive_int(per_line, "per_line")
     by_rule = _by_rule(maps)
     lines = -(-len(tokens) // per_line) or 1
-    fig = Figure(figsize=(max(4.0, 0.8 * min(per_line, len(tokens) or 1)), (0.45 * lines + 0.5) * len(by_rule)))
+    width = max(4.0, 0.8 * min(per_line, len(tokens) or 1))
+    fig = Figure(figsize=(width, (0.45 * lines + 0.5) * len(by_rule)))
     axes = fig.subplots(len(by_rule), 1, squeeze=False)[:, 0]
     for ax, (rule, m) in zip(axes, by_rule.items()):
         values = _checked_scores(tokens, m, reduce, rule)
