@@ -50,7 +50,6 @@ _GRADIENT_NAME = "KerasvizRuleReLU"
 _probe = threading.local()
 
 
-@tf.RegisterGradient(_GRADIENT_NAME)
 def _rule_gradient(op, grad):
     seen = getattr(_probe, "seen", None)
     if seen is not None:
@@ -64,6 +63,12 @@ def _rule_gradient(op, grad):
         derivative = rules_lib.relu_derivative(z)
     fn = rules_lib.get_rule(rules_lib.active_override() or "saliency")
     return fn(grad, tf.cast(derivative, grad.dtype))
+
+
+try:  # registered once per process, at import (TensorFlow keeps gradients by name)
+    tf.RegisterGradient(_GRADIENT_NAME)(_rule_gradient)
+except KeyError:  # the module imported again (e.g. reloaded): the first registration stands
+    pass
 
 
 @contextlib.contextmanager
@@ -107,16 +112,17 @@ def counting() -> Iterator[collections.Counter]:
 
 
 def logits_of(output: tf.Tensor) -> tuple[tf.Tensor, bool]:
-    """The input of a final `Softmax` op (through `Identity` ops), else `output`.
+    """The input of a final `Softmax` op (through `Identity` and `Cast` ops), else `output`.
 
     Returns:
-        `(tensor, removed)`: the logits and whether a softmax was removed.
+        `(tensor, removed)`: the logits (in `output`'s dtype) and whether a
+        softmax was removed.
     """
     tensor = output
-    while getattr(tensor, "op", None) is not None and tensor.op.type == "Identity":
+    while getattr(tensor, "op", None) is not None and tensor.op.type in ("Identity", "Cast"):
         tensor = tensor.op.inputs[0]
     if getattr(tensor, "op", None) is not None and tensor.op.type == "Softmax":
-        return tensor.op.inputs[0], True
+        return tf.cast(tensor.op.inputs[0], output.dtype), True
     return output, False
 
 

@@ -19,6 +19,7 @@ per_class = viz(images, target=[[0, 1, 2]] * len(images))  # (N, 3, H, W, C) eac
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 import keras
@@ -44,9 +45,14 @@ class Visualizer:
     """Backpropagation maps of a Keras model under several backward rules.
 
     Args:
-        model: a built Functional or Sequential Keras model with one input.
-            It is never modified; the visualizer follows its weights as they
-            change (e.g. during training).
+        model: a Keras model: Functional or Sequential (ReLU layers are
+            rewritten; ReLU ops in custom layers and `Lambda`s follow the
+            rules on the op path, found by tracing), or subclassed (the op
+            path, `kv.override`: every ReLU op its `call()` runs). It may
+            take several inputs (maps for each, in the structure they are
+            given) and token ids that feed an `Embedding` (explained at the
+            embedding's output). It is never modified; the visualizer
+            follows its weights as they change (e.g. during training).
         rules: rule names or aliases. Defaults to `kv.RULES`.
         output: which output to explain (index or layer name) when the model
             has several. Defaults to `None` (the only one).
@@ -66,13 +72,21 @@ class Visualizer:
             `jit_compile`). Often faster on a GPU, slower to trace; off by
             default because not every op has an XLA kernel. Defaults to
             `False`.
+        engine: how the rules reach the ReLUs: `"auto"` (rewrite the
+            layers, and use the op path where tracing finds ReLU ops the
+            rewrite cannot see, or for a subclassed model), `"rewrite"`
+            (layers only; subclassed models refused) or `"ops"` (the op
+            path on the model as it is). Defaults to `"auto"`.
+        inputs: the inputs to explain, by name or index, for a model with
+            several: one (its maps come as one array) or a list. Defaults to
+            `None`: every input with a gradient (floats, and token ids).
 
     Raises:
         UnknownRuleError: for an unknown rule name.
         InvalidArgumentError: for no rules, or a `batch_size` that is not a
             positive int.
-        UnsupportedModelError: for a model with several inputs, or several
-            outputs and no `output`.
+        UnsupportedModelError: for a model with several outputs and no
+            `output`, or (with `engine="rewrite"`) a subclassed model.
 
     Example:
 
@@ -80,6 +94,8 @@ class Visualizer:
     viz = kv.Visualizer(model, rules=("saliency", "guided"))
     maps = viz(images, target=3)
     maps["guided"].shape == images.shape  # True
+    maps = kv.Visualizer(two_input_model, rules=("guided",))([images, meta], target=0)
+    image_map, meta_map = maps["guided"]
     ```
     """
 
@@ -125,6 +141,13 @@ class Visualizer:
             source, self.input_spec = inputs_lib.split_at_embeddings(model, self.input_spec)
             self._positions, self._selection = inputs_lib.explained(self.input_spec, inputs)
         if self._ops:
+            if activations == "all":
+                warnings.warn(
+                    "kerasviz: activations='all' applies the rules at activation layers, and the op "
+                    "path (a subclassed model, or engine='ops') sees ReLU ops only: other activations "
+                    "in call() keep their ordinary gradient. Received: activations='all'",
+                    stacklevel=2,
+                )
             self.model = source
             self._report = None  # counted when the model is first traced
         else:
@@ -225,6 +248,9 @@ class Visualizer:
         Args:
             images: array `(N, *input_shape)`, as the model takes them (or as
                 `preprocess` takes them). Integer arrays are cast to float32.
+                For a model with several inputs, a list of one array per
+                input (in order) or a dict keyed by input name; token ids as
+                integers.
                 Or a finite `tf.data.Dataset` of images, batched or not, or
                 of `(image, ...)` tuples (the first element is taken): it is
                 read batch by batch (for datasets larger than memory, write
@@ -246,11 +272,15 @@ class Visualizer:
         Returns:
             `{rule: float32 array}` shaped like `images`, or `(N, K, ...)`
             for K classes per sample (`(N, H, W)` / `(N, K, H, W)` for
-            `GradCAM`). Raw values: normalize with `kv.render`.
+            `GradCAM`). Token ids give `(N, T, E)` maps over their
+            embedding. With several inputs, each rule's value is a list
+            (or a dict) of such arrays, one per explained input, as the
+            inputs were given. Raw values: normalize with `kv.render`.
 
         Raises:
             InvalidInputError: for images of the wrong rank, size or channel
-                count, an empty batch, NaN or Inf.
+                count, an empty batch, NaN or Inf; for inputs that do not
+                match the model (count, names, float or out-of-range ids).
             InvalidTargetError / UnknownTargetError: for a bad target.
         """
         if isinstance(images, tf.data.Dataset):
@@ -438,8 +468,11 @@ class Visualizer:
 
     def _outputs(self, xs: list, layer: str | None) -> tf.Tensor:
         if layer is not None:
-            return self._call_model(xs, self._tap(layer, with_output=False))
-        outputs = _flat_outputs_of(self._call_model(xs))[self.output_index]
+            return self._without_softmax(self._call_model(xs, self._tap(layer, with_output=False)))
+        return self._without_softmax(_flat_outputs_of(self._call_model(xs))[self.output_index])
+
+    def _without_softmax(self, outputs: tf.Tensor) -> tf.Tensor:
+        """On the op path, the final softmax's input (the rewrite removes the softmax layer instead)."""
         return override.logits_of(outputs)[0] if self._strip_softmax else outputs
 
     def _explained(self, method: methods_lib.Method) -> list[int]:
@@ -467,12 +500,12 @@ class Visualizer:
             return self._outputs(xs, layer), None
         if layer is None:
             activations, outputs = self._call_model(xs, self._tap(cam_layer, with_output=True))
-            return outputs, activations
+            return self._without_softmax(outputs), activations
         key = ("cam", cam_layer, layer)
         if key not in self._submodels:
             self._submodels[key] = tap(self.model, [cam_layer, layer], outputs=False)
         activations, outputs = self._call_model(xs, self._submodels[key])
-        return outputs, activations
+        return self._without_softmax(outputs), activations
 
     def _compile(self, target: targets_lib.Target, method: methods_lib.Method, positions: list[int]) -> Callable:
         rules = self.rules
@@ -563,7 +596,7 @@ def visualize(
     """One-shot form of `Visualizer(model, rules, ...)(images, target)`.
 
     Keyword arguments go to `Visualizer` (`output`, `preprocess`, `logits`,
-    `on_unsupported`, `activations`, `batch_size`, `seed`) or to the call (`method`,
+    `on_unsupported`, `activations`, `batch_size`, `seed`, `engine`, `inputs`) or to the call (`method`,
     `labels`, `progress`). For repeated calls keep a `Visualizer`: it
     compiles once.
 

@@ -225,3 +225,62 @@ def test_rule_ops_refuses_eager_execution():
     with pytest.raises(kv.errors.UnsupportedModelError, match=r"Received: eager execution$"):
         with kv.override.rule_ops():
             pass
+
+
+class _TwoInputSubclassed(keras.Model):
+    def __init__(self):
+        super().__init__(name="two_input_subclassed")
+        self.conv = L.Conv2D(3, 3, bias_initializer="random_normal")
+        self.meta = L.Dense(4, bias_initializer="random_normal")
+        self.head = L.Dense(2)
+
+    def call(self, inputs):
+        return self.forward(inputs, lambda z, **o: tf.nn.relu(z))
+
+    def forward(self, inputs, relu):
+        image, meta = inputs
+        h = keras.ops.mean(relu(self.conv(image)), axis=(1, 2))
+        return self.head(keras.ops.concatenate([h, relu(self.meta(meta))], axis=-1))
+
+
+def test_subclassed_model_with_two_inputs_gives_a_map_per_input():
+    keras.utils.set_random_seed(6)
+    model = _TwoInputSubclassed()
+    images, meta = _images(seed=6), np.random.default_rng(6).normal(size=(3, 5)).astype(np.float32)
+    model([images, meta])
+    maps = kv.visualize(model, [images, meta], rules=kv.RULES, target=1, progress=False)
+    for rule in kv.RULES:
+        ts = [tf.constant(images), tf.constant(meta)]
+        with tf.GradientTape() as tape:
+            tape.watch(ts)
+            score = model.forward(ts, _reference_relu(rule))[:, 1]
+        expected = tape.gradient(score, ts)
+        np.testing.assert_allclose(maps[rule][0], expected[0], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(maps[rule][1], expected[1], rtol=1e-4, atol=1e-5)
+
+
+def test_activations_all_on_the_op_path_says_what_it_cannot_see():
+    model = _Subclassed()
+    model(_images())
+    with pytest.warns(UserWarning, match=re.escape("the op path (a subclassed model, or engine='ops') sees ReLU "
+                                                   "ops only: other activations in call() keep their ordinary "
+                                                   "gradient. Received: activations='all'")):
+        kv.Visualizer(model, activations="all")
+
+
+@pytest.mark.parametrize("method, target", [
+    (kv.methods.GradCAM("conv"), 1),
+    (kv.methods.GuidedGradCAM("conv"), [[0, 2]] * 3),
+    (None, kv.targets.Neuron("head", 1)),  # the head's softmax is removed on both paths
+    (None, kv.targets.Neuron("conv", 2)),
+])
+def test_methods_and_inner_targets_on_the_op_path_equal_the_rewrite(method, target):
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((8, 8, 2))
+    h = L.Conv2D(4, 3, activation="relu", name="conv", bias_initializer="random_normal")(inputs)
+    model = keras.Model(inputs, L.Dense(3, activation="softmax", name="head")(L.Flatten()(h)))
+    x = _images(seed=7)
+    ops = kv.visualize(model, x, rules=kv.RULES, target=target, method=method, engine="ops", progress=False)
+    rewrite = kv.visualize(model, x, rules=kv.RULES, target=target, method=method, engine="rewrite", progress=False)
+    for rule in kv.RULES:
+        np.testing.assert_allclose(ops[rule], rewrite[rule], rtol=1e-5, atol=1e-6)
