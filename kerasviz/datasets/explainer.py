@@ -81,6 +81,13 @@ class ChunkExplainer:
         # token ids (the Visualizer embeds them) and several inputs: the Visualizer's own forward pass
         self._plain = len(spec) <= 1 and not any(getattr(s, "tokens", False) for s in spec)
         self.input_dtype = tf.as_dtype(spec[0].dtype if spec else viz.model.inputs[0].dtype)
+        # a segmentation (N, H', W', K) or sequence-labelling (N, T, K) output: no one predicted class
+        self._output_rank = _output_rank(viz)
+        if self._per_input_mask(self.target) and num_inputs is not None and len(self.target.mask) != num_inputs:
+            raise InvalidTargetError(
+                f"A Region with one mask per input needs one mask for each of the {num_inputs} inputs. "
+                f"Received: mask shape={self.target.mask.shape}"
+            )
         signature = [tf.TensorSpec((None, *self.image_shape), self.input_dtype)]
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
@@ -91,7 +98,7 @@ class ChunkExplainer:
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when
         # nothing else runs through it: the plain gradient, no XLA (a variable of varying shape).
         self._sink = None
-        if method is None and not viz.jit_compile and self._plain:
+        if method is None and not viz.jit_compile and self._plain and self._output_rank == 2:
             self._sink = tf.Variable(tf.zeros((0, viz.num_classes)), trainable=False,
                                      shape=tf.TensorShape([None, viz.num_classes]), name="kerasviz_logits")
 
@@ -118,7 +125,14 @@ class ChunkExplainer:
                 return targets_lib.Loss(target.labels[rows][ok])
             if self.has_labels:
                 return targets_lib.Loss(chunk.labels[ok])
+        if self._per_input_mask(target):
+            return targets_lib.Region(target.class_index, target.mask[rows][ok])
         return target
+
+    def _per_input_mask(self, target) -> bool:
+        """Whether `target` is a Region with one mask per input (the output's positions plus one axis)."""
+        region = getattr(targets_lib, "Region", None)
+        return region is not None and isinstance(target, region) and target.mask.ndim == self._output_rank - 1
 
     def explain(self, chunk: Chunk) -> tuple[dict[str, np.ndarray], dict[str, list]]:
         """Maps (in the store's dtype, NaN for unreadable inputs) and table rows of `chunk`.
@@ -183,6 +197,8 @@ class ChunkExplainer:
         if logits is None and self._logits_of is None:
             logits = self.viz.predict(images)
         logits = self._logits_of(tf.constant(images)) if logits is None else tf.constant(logits)
+        if logits.shape.rank > 2:  # per-position logits: the target's score, no predicted class
+            return self._positions_table(target, logits)
         predicted = np.argmax(logits.numpy(), axis=-1)
         num_classes = int(logits.shape[-1])
         fixed = _fixed(target, predicted, num_classes)
@@ -199,6 +215,20 @@ class ChunkExplainer:
         else:
             aux = np.asarray(fixed.aux(len(images), num_classes))
             scores = fixed.scores(logits, tf.constant(aux)).numpy()
+        return predicted, classes, scores
+
+    def _positions_table(self, target, logits):
+        """Table columns for an output with positions: `predicted` -1, a Region's class and masked sum."""
+        import tensorflow as tf
+
+        count = int(logits.shape[0])
+        predicted = np.full(count, -1, np.int64)
+        classes = np.full(count, getattr(target, "class_index", -1), np.int64)
+        scores = np.full(count, np.nan, np.float32)
+        if isinstance(target, (targets_lib.Region, targets_lib.Function)):  # one score per input
+            target.check(tuple(logits.shape))
+            aux = np.asarray(target.aux(count, int(logits.shape[-1])))
+            scores = target.scores(logits, tf.constant(aux)).numpy()
         return predicted, classes, scores
 
     def _check_range(self, cast: np.ndarray, values: np.ndarray, rule: str) -> np.ndarray:
@@ -325,3 +355,11 @@ def check_target(target, num_inputs: int | None, *, seed: int = 0) -> targets_li
             f"Received: {len(per_input)} classes"
         )
     return resolved
+
+
+def _output_rank(viz) -> int:
+    """The rank of the explained output, `(N, K)` -> 2 (2 when it cannot be told before a call)."""
+    try:
+        return len(viz.model.outputs[viz.output_index].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):  # a subclassed model, not traced yet
+        return 2

@@ -201,7 +201,8 @@ def explain_dataset(
         "rules": list(explainer.rules),
         "method": _method_text(method),
         "target": stable_repr(explainer.target) if not _per_input(explainer.target) else
-        f"{type(explainer.target).__name__}(per input, sha256:{_digest(explainer.target)})",
+        f"{type(explainer.target).__name__}({'mask' if hasattr(explainer.target, 'mask') else 'per input'}, "
+        f"sha256:{_digest(explainer.target)})",
         "image_size": list(size) if size is not None else None,
         "dtype": dtype,
         "batch_size": batch_size,
@@ -316,8 +317,10 @@ def _method_text(method) -> str:
 def _per_input(target) -> bool:
     from kerasviz import targets
 
+    region = getattr(targets, "Region", None)  # its mask's content matters, shared or per input
     return (isinstance(target, targets.Classes) and target.classes.ndim == 1) or (
-        isinstance(target, targets.Loss) and target.labels is not None)
+        isinstance(target, targets.Loss) and target.labels is not None) or (
+        region is not None and isinstance(target, region))
 
 
 def _digest(target) -> str:
@@ -325,5 +328,9 @@ def _digest(target) -> str:
 
     import numpy as np
 
+    if hasattr(target, "mask"):  # a Region: its class and mask
+        data = np.ascontiguousarray(target.mask, np.float32)
+        text = f"{target.class_index}:{data.shape}".encode() + data.tobytes()
+        return hashlib.sha256(text).hexdigest()[:16]
     values = target.classes if hasattr(target, "classes") else target.labels
     return hashlib.sha256(np.ascontiguousarray(values, np.int64).tobytes()).hexdigest()[:16]

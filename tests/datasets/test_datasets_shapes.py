@@ -243,3 +243,32 @@ def test_several_inputs_bad_sources_are_refused(two_input_model, tmp_path):
         _explain(two_input_model, [images, np.zeros((4, 5), np.float32)], tmp_path / "d.zarr")
     with pytest.raises(kv.errors.InvalidArgumentError, match=r"local engine only.*Received: engine='ray'"):
         _explain(two_input_model, [images, meta], tmp_path / "e.zarr", engine="ray")
+
+
+def test_segmentation_store_with_region_masks_per_input(tmp_path):
+    keras.utils.set_random_seed(10)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(hidden)
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1)(hidden), name="segmenter")
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 8, 8, 1)).astype(np.float32)
+    masks = rng.random((6, 8, 8)) > 0.7
+    target = kv.targets.Region(1, masks)
+    store = _explain(model, x, tmp_path / "seg.zarr", target=target)
+    reference = kv.Visualizer(model, RULES)(x, target=target, progress=False)
+    for rule in RULES:
+        np.testing.assert_array_equal(store[rule][:], reference[rule])
+    # chunk 2 (inputs 4, 5) used masks 4, 5: its saliency is the tape gradient of their masked sums
+    xs = tf.constant(x[4:])
+    with tf.GradientTape() as tape:
+        tape.watch(xs)
+        score = tf.reduce_sum(model(xs)[..., 1] * masks[4:].astype(np.float32))
+    np.testing.assert_allclose(store["saliency"][4:], tape.gradient(score, xs).numpy(), rtol=1e-5, atol=1e-6)
+    table = store.table
+    np.testing.assert_allclose(table["score"], (model(x).numpy()[..., 1] * masks).sum(axis=(1, 2)), rtol=1e-5)
+    assert table["predicted"].tolist() == [-1] * 6 and table["target"].tolist() == [1] * 6
+    with pytest.raises(kv.errors.StoreSettingsError, match=r"target was 'Region\(mask, sha256:"):
+        _explain(model, x, tmp_path / "seg.zarr", target=kv.targets.Region(1, ~masks))
+    with pytest.raises(kv.errors.InvalidTargetError, match=r"one mask for each of the 6 inputs.*\(5, 8, 8\)"):
+        _explain(model, x, tmp_path / "seg5.zarr", target=kv.targets.Region(1, masks[:5]))
