@@ -14,7 +14,10 @@ workers:
 - `target="loss"` uses the source's labels when it has them (`(image, label)`
   datasets, `(images, labels)` arrays), else the predicted class;
 - `target="random"` draws with seed `seed + chunk index` (the Visualizer's
-  seeded draw, restarted per chunk).
+  seeded draw, restarted per chunk);
+- a `kv.targets.Region` with one mask per input is sliced to the chunk (a
+  segmentation output has no one predicted class: the table's `predicted`
+  is -1, `target` the region's class and `score` its masked sum).
 
 Example:
 
