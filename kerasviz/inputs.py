@@ -234,10 +234,42 @@ def _one(spec: InputSpec, value: Any, label: str) -> np.ndarray:
     if not spec.tokens:
         if np.dtype(spec.dtype).kind in "iu":
             return _ids(spec, value, label, high=None)
-        return _validation.image_batch(value, spec.shape, name=label)
+        if len(spec.shape) == 4:  # images: the image checks and their messages
+            return _validation.image_batch(value, spec.shape, name=label)
+        return _floats(spec, value, label)
     ids = _ids(spec, value, label, high=spec.embedding.input_dim)
     table = keras.ops.convert_to_numpy(spec.embedding.embeddings)
     return table[ids].astype(np.float32)
+
+
+def _floats(spec: InputSpec, value: Any, label: str) -> np.ndarray:
+    """A batch of sequences `(N, T, C)`, table rows `(N, D)` or any other non-image input."""
+    want = _validation.shape_text(spec.shape)
+    try:
+        array = np.asarray(value)
+    except Exception as err:  # noqa: BLE001 - anything not array-like
+        raise InvalidInputError(
+            f"`{label}` must be an array shaped {want} for input {spec.name!r}. "
+            f"Received: {type(value).__name__} ({err})"
+        ) from err
+    if array.dtype.kind not in "biuf":
+        raise InvalidInputError(f"`{label}` must be numbers. Received: dtype={array.dtype}")
+    if array.ndim != len(spec.shape) or array.shape[0] == 0 or any(
+        want_size is not None and got != want_size for got, want_size in zip(array.shape[1:], spec.shape[1:])
+    ):
+        hint = f" For one sample, pass {label}[None]." if array.ndim == len(spec.shape) - 1 else ""
+        raise InvalidInputError(
+            f"`{label}` must be a non-empty batch shaped {want} for input {spec.name!r}.{hint} "
+            f"Received: shape={array.shape}"
+        )
+    array = array.astype(np.float32, copy=False)
+    bad = int((~np.isfinite(array)).sum())
+    if bad:
+        raise InvalidInputError(
+            f"`{label}` contains {bad} NaN or Inf values; gradients of them are meaningless. "
+            f"Received: shape={array.shape}"
+        )
+    return array
 
 
 def _ids(spec: InputSpec, value: Any, label: str, high: int | None) -> np.ndarray:

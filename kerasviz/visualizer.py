@@ -284,6 +284,12 @@ class Visualizer:
             InvalidTargetError / UnknownTargetError: for a bad target.
         """
         if isinstance(images, tf.data.Dataset):
+            if self.input_shape is None:
+                raise InvalidInputError(
+                    "A subclassed model's input shape is learnt from its first array: call the "
+                    "Visualizer (or its predict) once with an array before passing a tf.data.Dataset. "
+                    "Received: images=<tf.data.Dataset> on the first call"
+                )
             images = _dataset_images(images, self.input_shape, batch_size or self.batch_size)
         flat, structure = self._flat(images)
         method = methods_lib.resolve(method)

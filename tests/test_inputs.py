@@ -155,8 +155,12 @@ def test_gradcam_on_two_inputs_upsamples_to_the_image_input():
                                    "'image' (N, 8, 8, 2), 'meta' (N, 3). Received: keys=['image']"),
     (lambda im, me: [im, me[:2]], "Every input needs the same number of samples; nothing is broadcast. "
                                   "Received: image: 3, meta: 2"),
-    (lambda im, me: [im, me[:, :2]], "Wrong image channel count in `images['meta']`: the model takes (N, 3). "
-                                     "Convert the images to 3 channels. Received: shape=(3, 2)"),
+    (lambda im, me: [im, me[:, :2]], "`images['meta']` must be a non-empty batch shaped (N, 3) for input 'meta'. "
+                                     "Received: shape=(3, 2)"),
+    (lambda im, me: [im, me[0]], "`images['meta']` must be a non-empty batch shaped (N, 3) for input 'meta'. "
+                                 "For one sample, pass images['meta'][None]. Received: shape=(3,)"),
+    (lambda im, me: [im, me * np.nan], "`images['meta']` contains 9 NaN or Inf values; gradients of them are "
+                                       "meaningless. Received: shape=(3, 3)"),
 ])
 def test_inputs_that_do_not_match_the_model_are_refused(given, message):
     viz = kv.Visualizer(_two_input_model(), rules=("saliency",))
@@ -256,3 +260,24 @@ def test_sequence_and_table_models_follow_the_rules():
                                 [t], np.full(4, 2))
     for rule in kv.RULES:
         _close(maps[rule], reference[rule][0], f"table {rule}")
+
+
+def test_sanity_check_of_an_image_input_equals_that_of_the_image_only_model():
+    """The meta branch adds a constant per sample (zero kernel): the image's maps and scores are those
+    of the image-only model made of the same layers."""
+    model = _two_input_model()
+    model.get_layer("meta_dense").set_weights([np.zeros((3, 5), np.float32), np.zeros(5, np.float32)])
+    pooled = L.GlobalAveragePooling2D()(model.get_layer("conv").output)
+    no_meta = keras.ops.zeros_like(model.inputs[0][:, 0, 0, :1]) * np.zeros((1, 5), np.float32)
+    image_only = keras.Model(model.inputs[0], model.get_layer("head")(L.Concatenate()([pooled, no_meta])))
+    images, meta = _two_inputs(n=3, seed=9)
+    both = kv.analysis.sanity_check(model, [images, meta], rules=("saliency", "guided"), num_random_classes=2,
+                                    layers=["conv"], progress=False)
+    alone = kv.analysis.sanity_check(image_only, images, rules=("saliency", "guided"), num_random_classes=2,
+                                     layers=["conv"], progress=False)
+    for label in ("saliency", "guided"):
+        assert both.results[label].class_ssim == pytest.approx(alone.results[label].class_ssim, abs=1e-4)
+        assert both.results[label].recovery == pytest.approx(alone.results[label].recovery, abs=1e-4)
+        assert both.results[label].input_similarity == pytest.approx(alone.results[label].input_similarity, abs=1e-4)
+        assert [step.ssim for step in both.results[label].cascade] == pytest.approx(
+            [step.ssim for step in alone.results[label].cascade], abs=1e-4)

@@ -284,3 +284,16 @@ def test_methods_and_inner_targets_on_the_op_path_equal_the_rewrite(method, targ
     rewrite = kv.visualize(model, x, rules=kv.RULES, target=target, method=method, engine="rewrite", progress=False)
     for rule in kv.RULES:
         np.testing.assert_allclose(ops[rule], rewrite[rule], rtol=1e-5, atol=1e-6)
+
+
+def test_subclassed_model_takes_a_dataset_once_it_has_seen_an_array():
+    keras.utils.set_random_seed(8)
+    model = _Subclassed()
+    x = _images(seed=8)
+    model(x)
+    viz = kv.Visualizer(model, rules=("guided",))
+    dataset = tf.data.Dataset.from_tensor_slices(x)
+    with pytest.raises(kv.errors.InvalidInputError, match=re.escape("Received: images=<tf.data.Dataset> on the first call")):
+        viz(dataset, progress=False)
+    expected = viz(x, target=1, progress=False)["guided"]
+    np.testing.assert_allclose(viz(dataset, target=1, progress=False)["guided"], expected, rtol=1e-6)

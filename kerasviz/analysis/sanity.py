@@ -454,6 +454,7 @@ def sanity_check(
     output: int | str | None = None,
     batch_size: int = 32,
     progress: bool = True,
+    inputs: str | int | None = None,
 ) -> SanityReport:
     """Class sensitivity, cascading randomization and image recovery of each rule's maps.
 
@@ -517,6 +518,10 @@ def sanity_check(
         batch_size: images per forward pass. Defaults to `32`.
         progress: show a progress bar over the randomization steps.
             Defaults to `True`.
+        inputs: for a model with several inputs (passed as `images`, a list
+            or dict as `kv.Visualizer` takes them), the image input whose
+            maps are judged, by name or index. Defaults to `None`: the
+            model's one image input `(N, H, W, C)`.
 
     Returns:
         A `SanityReport`: `print` it for a table, `.to_dict()` for JSON,
@@ -555,15 +560,28 @@ def sanity_check(
     init = _validation.one_of(init, "init", ("keras", "paper"))
     seed = _validation.seed(seed, non_negative=True)
 
-    viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed)
+    several = len(getattr(model, "inputs", None) or []) > 1
+    inputs = _image_input(model, inputs) if several else None
+    viz = Visualizer(model, rule_names, output=output, preprocess=preprocess, batch_size=batch_size, seed=seed,
+                     inputs=inputs)
     for traced in (False, True):  # a subclassed model's input is known once traced
         if traced:
             logits = viz.predict(images)  # the visualizer's checks of images vs model
-        if viz.input_shape is not None and len(viz.input_shape) != 4:
+        if viz.input_shape is not None and len(viz.input_shape) != 4 and not several:
             raise UnsupportedModelError(
                 "sanity_check compares image-shaped maps: the model must take (N, H, W, C) "
                 f"inputs. Received: model input shape {viz.input_shape}"
             )
+    given = images
+    if several:  # the judged image input's array
+        names = [spec.name for spec in viz.input_spec]
+        position = names.index(inputs) if isinstance(inputs, str) else int(inputs) % len(names)
+        if len(viz.input_spec[position].shape) != 4:
+            raise UnsupportedModelError(
+                "sanity_check compares image-shaped maps: the judged input must be (N, H, W, C). "
+                f"Received: inputs={inputs!r} shaped {viz.input_spec[position].shape}"
+            )
+        images = given[names[position]] if isinstance(given, dict) else given[position]
     images = np.asarray(images, dtype=np.float32)
     num_classes = logits.shape[-1]
     if num_classes < 2:
@@ -594,7 +612,7 @@ def sanity_check(
     class_scores = {}
     recoveries = {}
     for method in method_list:
-        per_class = viz(images, target=classes, method=method, progress=False)
+        per_class = viz(given, target=classes, method=method, progress=False)
         for rule, maps in per_class.items():
             label = _label(method.name, rule)
             maps = _as_maps(maps)
@@ -609,7 +627,8 @@ def sanity_check(
             recoveries[label] = [metrics.recovery(m, _image_like(x, m)) for m, x in zip(original[label], images)]
 
     curves, shifted = _cascade(
-        model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list
+        model, viz, given, predicted, original, order, all_layers, seed, init, output, progress, method_list,
+        inputs,
     )
 
     results: dict[str, RuleSanity] = {}
@@ -684,7 +703,30 @@ def _image_like(image: np.ndarray, m: np.ndarray) -> np.ndarray:
     return image.mean(axis=-1, keepdims=True) if m.shape[-1] != image.shape[-1] else image
 
 
-def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list):
+def _image_input(model: keras.Model, inputs: str | int | None) -> str | int:
+    """The image input of a model with several inputs whose maps `sanity_check` judges."""
+    if inputs is not None:
+        return inputs
+    images = [x for x in model.inputs if len(x.shape) == 4]
+    if len(images) != 1:
+        raise UnsupportedModelError(
+            f"sanity_check judges the maps of one image input (N, H, W, C); the model has {len(images)} "
+            f"among its {len(model.inputs)} inputs: name it with inputs=<name or index>. Received: inputs=None"
+        )
+    return model.inputs.index(images[0])
+
+
+def _rolled(images):
+    """Each sample given the inputs of the one before it (every input of a model with several)."""
+    if isinstance(images, dict):
+        return {k: np.roll(np.asarray(v), 1, axis=0) for k, v in images.items()}
+    if isinstance(images, (list, tuple)):
+        return [np.roll(np.asarray(v), 1, axis=0) for v in images]
+    return np.roll(images, 1, axis=0)
+
+
+def _cascade(model, viz, images, predicted, original, order, all_layers, seed, init, output, progress, method_list,
+             inputs=None):
     """The cascading-randomization curves `{label: [CascadeStep, ...]}`, and the M6 maps.
 
     The M6 maps (`{label: maps}` of the images shifted by one, for the
@@ -697,7 +739,8 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     with warnings.catch_warnings():  # the same rewrite warnings as `viz`'s: said once
         warnings.simplefilter("ignore")
         copy_viz = Visualizer(
-            copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed
+            copy, viz.rules, output=output, preprocess=viz.preprocess, batch_size=viz.batch_size, seed=viz.seed,
+            inputs=inputs,
         )
     curves: dict[str, list[CascadeStep]] = {label: [] for label in original}
     done: list[str] = []
@@ -720,10 +763,10 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     measure("none")
     # Maps of image i-1 for image i's class, with the original weights (M6).
     shifted = None
-    if len(images) > 1:
+    if len(predicted) > 1:
         shifted = {}
         for method in method_list:
-            maps = copy_viz(np.roll(images, 1, axis=0), target=predicted, method=method, progress=False)
+            maps = copy_viz(_rolled(images), target=predicted, method=method, progress=False)
             shifted.update({_label(method.name, rule): _as_maps(m[:, None])[:, 0] for rule, m in maps.items()})
     for index in tqdm(order, desc="kerasviz sanity", unit="layer", disable=not progress):
         copy_layers[index].set_weights(random_layers[index].get_weights())
