@@ -30,9 +30,11 @@ setup(
         "markdown",
     ],
     extras_require={
-        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "playwright", "xarray", "dask"],
+        "test": ["pytest", "hypothesis", "mkdocs", "mkdocstrings[python]", "ray[data]", "playwright", "xarray", "dask",
+                 "scikit-learn"],
         "ray": ["ray[data]"],
         "docs": ["mkdocs", "mkdocstrings[python]"],
+        "examples": ["scikit-learn"],  # the tables of examples/planted_evidence.py
     },
     entry_points={"console_scripts": ["kerasviz=kerasviz.cli:main"]},
 )

@@ -11,6 +11,11 @@ step:
 | `normalize_percentile` | joint percentiles (`lo`, `hi`) of pixels and channels, clipped to [0, 1] |
 | `normalize_cam` | a Grad-CAM map `(H, W)` divided by its maximum: 0 stays "no evidence" |
 
+Inputs that are not images have their own drawings (`kerasviz.render_inputs`,
+named here too): `plot_tokens` / `tokens_html` (coloured tokens, per-token
+`token_scores`), `plot_sequence` (attribution shaded under the line) and
+`plot_table` (the top features as bars, with `feature_names=`).
+
 Grad-CAM maps (`(N, H, W)`, no channel axis) are drawn as a heat map over
 the grayscale image (`cam_overlay`), in `plot_maps` and `tile_row` alike.
 
@@ -340,3 +345,13 @@ def tile_row(image: np.ndarray, rule_maps: Sequence[np.ndarray], normalize: str 
     rgb = [np.repeat(p[..., None], 3, -1) if p.ndim == 2 else (np.repeat(p, 3, -1) if p.shape[-1] == 1 else p)
            for p in panels]
     return (np.concatenate(rgb, axis=1) * 255).round().astype(np.uint8)
+
+
+# Inputs that are not images (tokens, sequences, tables): drawn by their own module, named here.
+from kerasviz.render_inputs import (  # noqa: E402
+    plot_sequence,
+    plot_table,
+    plot_tokens,
+    token_scores,
+    tokens_html,
+)

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
     "kerasviz.datasets": 7,
     # pictures, then measurements
     "kerasviz.render": 8,
+    "kerasviz.render_inputs": 8,
     "kerasviz.analysis": 9,
     # the browser viewer of map stores (reads Zarr; needs no TensorFlow)
     "kerasviz.view": 10,

@@ -257,3 +257,61 @@ def test_faithfulness(tmp_path):
         assert image["deletion"] < random["deletion"] and image["insertion"] > random["insertion"], key
         assert rows["occlusion"]["mu_fidelity"] > random["mu_fidelity"], key
     assert (tmp_path / "faithfulness.md").read_text().count("\n") == 2 + 2 * 16
+
+
+def test_planted_evidence_scores_by_hand():
+    """The mass share and r(map, x) of examples/planted_evidence.py against hand-computed values."""
+    import numpy as np
+
+    example = _load_example("planted_evidence")
+    maps = np.array([[1.0, -3.0, 0.0, 4.0], [0.0, 0.0, 0.0, 0.0], [2.0, 2.0, -1.0, -1.0]])
+    evidence = np.array([[True, True, False, False], [True, False, False, False], [False, False, True, True]])
+    # |m| on the evidence / Σ|m|: 4/8 and 2/6; the all-zero map is left out
+    assert example.mass_share(maps, evidence) == pytest.approx((4 / 8 + 2 / 6) / 2)
+    # text: (N, T, E) maps, one mass per token (summed over E)
+    tokens = np.array([[[1.0, -1.0], [0.5, 0.5], [0.0, 3.0]]])
+    assert example.mass_share(tokens, np.array([[False, True, True]]), (2,)) == pytest.approx(4 / 6)
+    x = np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 1.0, 2.0, 2.0], [4.0, 3.0, 2.0, 0.0]])
+    r = [np.corrcoef(maps[i], x[i])[0, 1] for i in (0, 2)]  # the constant map has no r
+    assert example.input_correlation(maps, x) == pytest.approx(np.mean(r))
+
+
+def test_planted_evidence(tmp_path):
+    """Every task × method × rule scored and printed; chance is the planted evidence's share of the input."""
+    import numpy as np
+
+    stdout = run_example("planted_evidence.py", tmp_path)
+    tasks = json.loads((tmp_path / "results.json").read_text())["tasks"]
+    chance = {"series": 10 / 128, "breast_cancer": 30 / 90, "friedman": 5 / 10, "text": 2 / 16,
+              "image_meta (image)": 16 / 256, "image_meta (meta)": 1 / 6,
+              "segmentation": None}  # the squares' share of the pixels: drawn at random
+    assert set(tasks) == set(chance)
+    markdown = (tmp_path / "planted_evidence.md").read_text()
+    squares = np.arange(4, 8) ** 2 / 24**2
+    assert squares.min() <= tasks["segmentation"]["chance"] <= squares.max()
+    chance["segmentation"] = tasks["segmentation"]["chance"]
+    for name, task in tasks.items():
+        assert task["chance"] == pytest.approx(chance[name])
+        assert f"**{name}**" in markdown and f"chance {chance[name]:.3f}" in stdout
+        assert set(task["methods"]) == {"gradient", "gradient_x_input", "smoothgrad", "integrated_gradients"}
+        for rules in task["methods"].values():
+            assert set(rules) == {"saliency", "deconvnet", "guided"}
+            for values in rules.values():
+                assert 0.0 <= values["share"] <= 1.0 and -1.0 <= values["r"] <= 1.0
+                assert_printed(stdout, values["share"], values["r"])
+    assert markdown.count("| Integrated Gradients |") == len(chance)
+    for name in ("series", "breast_cancer", "friedman", "text", "segmentation", "image_meta"):
+        assert_png(tmp_path / f"{name}.png", 5)
+
+
+def test_vit_fashion(tmp_path):
+    """A ViT trained on Fashion-MNIST: saliency, GBP (GELUs follow the rule) and token Grad-CAM on the 4×4 patch grid."""
+    stdout = run_example("vit_fashion.py", tmp_path)
+    assert_png(tmp_path / "vit_fashion.png", 20)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results["recovery"]) == {"saliency", "guided"}
+    for rule, r in results["recovery"].items():
+        assert -1.0 <= r <= 1.0
+        assert f"r(map, x) {rule:<9} {r:.3f}" in stdout
+    assert results["cam_shape"] == [2, 28, 28]  # the 4×4 token grid, upsampled to the image
+    assert all(peak >= 0 for peak in results["cam_max"])  # a CAM is the ReLU of a weighted sum

@@ -11,6 +11,8 @@ spreads the chunks over Ray Data actors on several GPUs or machines.
 | module | one job |
 |---|---|
 | `sources` | inputs into chunks of decoded, resized images (`tf.data`, prefetched) |
+| `inputs` | sequences, tables, token ids and several inputs: what the model takes, read as they are |
+| `several` | one chunk of a several-input model into maps per rule and input (`<rule>/<input>`) |
 | `store` | the Zarr layout, the table, the settings check, `open_maps` / `MapStore` |
 | `fingerprint` | a hash of the preprocess function's code and values, for the settings check |
 | `lock` | one job per store |

@@ -14,7 +14,10 @@ workers:
 - `target="loss"` uses the source's labels when it has them (`(image, label)`
   datasets, `(images, labels)` arrays), else the predicted class;
 - `target="random"` draws with seed `seed + chunk index` (the Visualizer's
-  seeded draw, restarted per chunk).
+  seeded draw, restarted per chunk);
+- a `kv.targets.Region` with one mask per input is sliced to the chunk (a
+  segmentation output has no one predicted class: the table's `predicted`
+  is -1, `target` the region's class and `score` its masked sum).
 
 Example:
 
@@ -72,25 +75,37 @@ class ChunkExplainer:
         viz = self.viz
 
         # one trace for every chunk size (the last chunk is smaller)
-        signature = [tf.TensorSpec((None, *self.image_shape), tf.float32)]
+        spec = getattr(viz, "input_spec", None) or []
+        # token ids (the Visualizer embeds them) and several inputs: the Visualizer's own forward pass
+        self._plain = len(spec) <= 1 and not any(getattr(s, "tokens", False) for s in spec)
+        self.input_dtype = tf.as_dtype(spec[0].dtype if spec else viz.model.inputs[0].dtype)
+        # a segmentation (N, H', W', K) or sequence-labelling (N, T, K) output: no one predicted class
+        self._output_rank = _output_rank(viz)
+        if self._per_input_mask(self.target) and num_inputs is not None and len(self.target.mask) != num_inputs:
+            raise InvalidTargetError(
+                f"A Region with one mask per input needs one mask for each of the {num_inputs} inputs. "
+                f"Received: mask shape={self.target.mask.shape}"
+            )
+        signature = [tf.TensorSpec((None, *self.image_shape), self.input_dtype)]
 
         @tf.function(input_signature=signature, autograph=False, jit_compile=viz.jit_compile)
         def logits_of(x):
             return viz.explained_output(x)
 
-        self._logits_of = logits_of
+        self._logits_of = logits_of if self._plain else None
         # The map function's own forward pass hands its logits to the table (see `_Capture`), when
         # nothing else runs through it: the plain gradient, no XLA (a variable of varying shape).
         self._sink = None
-        if method is None and not viz.jit_compile:
+        if method is None and not viz.jit_compile and self._plain and self._output_rank == 2:
             self._sink = tf.Variable(tf.zeros((0, viz.num_classes)), trainable=False,
                                      shape=tf.TensorShape([None, viz.num_classes]), name="kerasviz_logits")
 
     def map_shape(self, image_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape of one map: the image's, unless the method says otherwise (Grad-CAM)."""
-        if self.method is None or type(self.method).__name__ in ("Gradient", "GradientXInput"):
+        same = self.method is None or type(self.method).__name__ in ("Gradient", "GradientXInput")
+        if same and self.input_dtype.is_floating:  # token ids are explained at their embedding
             return tuple(image_shape)
-        probe = Chunk(0, 0, np.zeros((1, *image_shape), np.float32), ["probe"],
+        probe = Chunk(0, 0, np.zeros((1, *image_shape), self.input_dtype.as_numpy_dtype), ["probe"],
                       np.zeros(1, np.int64), [None])
         maps = self._maps(self.chunk_target(probe, np.ones(1, bool)), probe.images)
         return tuple(next(iter(maps.values())).shape[1:])
@@ -108,7 +123,14 @@ class ChunkExplainer:
                 return targets_lib.Loss(target.labels[rows][ok])
             if self.has_labels:
                 return targets_lib.Loss(chunk.labels[ok])
+        if self._per_input_mask(target):
+            return targets_lib.Region(target.class_index, target.mask[rows][ok])
         return target
+
+    def _per_input_mask(self, target) -> bool:
+        """Whether `target` is a Region with one mask per input (the output's positions plus one axis)."""
+        region = getattr(targets_lib, "Region", None)
+        return region is not None and isinstance(target, region) and target.mask.ndim == self._output_rank - 1
 
     def explain(self, chunk: Chunk) -> tuple[dict[str, np.ndarray], dict[str, list]]:
         """Maps (float32, NaN for unreadable inputs) and table rows of `chunk`.
@@ -169,7 +191,11 @@ class ChunkExplainer:
     def _table(self, target, images, logits=None):
         import tensorflow as tf
 
+        if logits is None and self._logits_of is None:
+            logits = self.viz.predict(images)
         logits = self._logits_of(tf.constant(images)) if logits is None else tf.constant(logits)
+        if logits.shape.rank > 2:  # per-position logits: the target's score, no predicted class
+            return self._positions_table(target, logits)
         predicted = np.argmax(logits.numpy(), axis=-1)
         num_classes = int(logits.shape[-1])
         fixed = _fixed(target, predicted, num_classes)
@@ -186,6 +212,20 @@ class ChunkExplainer:
         else:
             aux = np.asarray(fixed.aux(len(images), num_classes))
             scores = fixed.scores(logits, tf.constant(aux)).numpy()
+        return predicted, classes, scores
+
+    def _positions_table(self, target, logits):
+        """Table columns for an output with positions: `predicted` -1, a Region's class and masked sum."""
+        import tensorflow as tf
+
+        count = int(logits.shape[0])
+        predicted = np.full(count, -1, np.int64)
+        classes = np.full(count, getattr(target, "class_index", -1), np.int64)
+        scores = np.full(count, np.nan, np.float32)
+        if isinstance(target, (targets_lib.Region, targets_lib.Function)):  # one score per input
+            target.check(tuple(logits.shape))
+            aux = np.asarray(target.aux(count, int(logits.shape[-1])))
+            scores = target.scores(logits, tf.constant(aux)).numpy()
         return predicted, classes, scores
 
     def _raise_first(self, chunk: Chunk, errors: list) -> None:
@@ -299,3 +339,11 @@ def check_target(target, num_inputs: int | None, *, seed: int = 0) -> targets_li
             f"Received: {len(per_input)} classes"
         )
     return resolved
+
+
+def _output_rank(viz) -> int:
+    """The rank of the explained output, `(N, K)` -> 2 (2 when it cannot be told before a call)."""
+    try:
+        return len(viz.model.outputs[viz.output_index].shape)
+    except (AttributeError, IndexError, TypeError, ValueError):  # a subclassed model, not traced yet
+        return 2

@@ -60,13 +60,21 @@ def explain_dataset(
     uninterrupted run writes (chunks not marked done are rewritten).
 
     Args:
-        model: a Keras model with one image input (as `kv.Visualizer` takes).
+        model: a Keras model with one input (as `kv.Visualizer` takes):
+            images `(N, H, W, C)`, sequences `(N, T, C)`, tables `(N, D)`
+            or token ids `(N, T)` (see `kerasviz.datasets.inputs`); or a
+            Functional model with several inputs (the store then keeps one
+            array per rule and input, `<rule>/<input name>`).
         source: a folder (every non-hidden file below it, sorted), a glob
-            pattern, a list of image files, an `(N, H, W, C)` NumPy array or
-            `np.memmap`, a tuple `(images, labels[, ids])` of arrays, or a
-            finite `tf.data.Dataset` of images, `(image, label)` or
-            `(image, label, id)`, batched or not. Files are decoded on the
-            [0, 255] scale.
+            pattern, a list of image files, an `(N, ...)` NumPy array or
+            `np.memmap` of the model's input shape, a tuple
+            `(inputs, labels[, ids])` of arrays, or a finite
+            `tf.data.Dataset` of inputs, `(input, label)` or
+            `(input, label, id)`, batched or not. Files are decoded on the
+            [0, 255] scale; other inputs are read as they are (no resizing).
+            For several inputs: a list of arrays (in `model.inputs` order)
+            or a dict keyed by input name, optionally in a tuple
+            `(inputs, labels[, ids])`.
         store: where to write: a local path (conventionally `*.zarr`) or an
             fsspec URL (`"s3://bucket/maps.zarr"`).
         rules: rule names or aliases. Defaults to `kv.RULES`.
@@ -153,6 +161,7 @@ def explain_dataset(
 
     from kerasviz import rules as rules_lib  # here: importing this module loads no TensorFlow (the CLI's checks)
     from kerasviz.datasets.explainer import ChunkExplainer
+    from kerasviz.datasets.inputs import resolve_array_source
     from kerasviz.datasets.lock import JobLock
     from kerasviz.datasets.sources import iter_ranges, resolve_source
     from kerasviz.datasets.store import StoreWriter
@@ -166,14 +175,26 @@ def explain_dataset(
     precision_lib.check(precision)
     workers = _validation.positive_int(workers, "workers", allow_none=True)
     preprocess_id = fingerprint(preprocess)  # refuses, before any work, one it cannot tell apart
-    if not isinstance(model, keras.Model) or len(getattr(model, "inputs", None) or []) != 1:
+    if not isinstance(model, keras.Model) or not getattr(model, "inputs", None):
         raise UnsupportedModelError(
-            "explain_dataset takes a keras.Model with one image input. "
+            "explain_dataset takes a Functional or Sequential keras.Model (one input or several). "
             f"Received: model of type {type(model).__name__}"
         )
     input_shape = tuple(model.inputs[0].shape)
-    size = _image_size(input_shape, image_size, source)
-    data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+    several = _several_specs(model, source, image_size, engine)  # one array per input, as they are
+    spec = None if several else _input_spec(model, source, image_size)  # sequences, tables, token ids
+    if several:
+        from kerasviz.datasets.inputs import SeveralArraySource
+
+        size, sample_shape = None, {s.name: s.shape for s in several}
+        data = SeveralArraySource(source, model, several)
+    elif spec is None:
+        size = _image_size(input_shape, image_size, source)
+        data = resolve_source(source, size=size, channels=int(input_shape[-1]))
+        sample_shape = (*size, int(input_shape[-1]))
+    else:
+        size, sample_shape = None, spec.shape
+        data = resolve_array_source(source, spec)
     if engine == "ray":
         from kerasviz.datasets import ray_engine
 
@@ -183,16 +204,22 @@ def explain_dataset(
                              jit_compile=jit_compile, precision=precision)
     if activations is not None:
         visualizer_kwargs["activations"] = activations
-    explainer = ChunkExplainer(model, rules, target=target, method=method, num_inputs=len(data),
-                               has_labels=data.has_labels, on_error=on_error,
-                               source_kind=data.kind, **visualizer_kwargs)
+    explainer_kwargs = dict(target=target, method=method, num_inputs=len(data), has_labels=data.has_labels,
+                            on_error=on_error, source_kind=data.kind, **visualizer_kwargs)
+    if several:
+        from kerasviz.datasets.several import SeveralInputsExplainer
+
+        explainer = SeveralInputsExplainer(model, rules, input_names=list(sample_shape), **explainer_kwargs)
+    else:
+        explainer = ChunkExplainer(model, rules, **explainer_kwargs)
     settings = {
         "model": model_identity(model),
         "rules": list(explainer.rules),
         "method": _method_text(method),
         "target": stable_repr(explainer.target) if not _per_input(explainer.target) else
-        f"{type(explainer.target).__name__}(per input, sha256:{_digest(explainer.target)})",
-        "image_size": list(size),
+        f"{type(explainer.target).__name__}({'mask' if hasattr(explainer.target, 'mask') else 'per input'}, "
+        f"sha256:{_digest(explainer.target)})",
+        "image_size": list(size) if size is not None else None,
         "dtype": dtype,
         "batch_size": batch_size,
         "preprocess": preprocess_id,
@@ -203,11 +230,20 @@ def explain_dataset(
         "source": data.identity(),
         "precision": precision,
     }
+    if spec is not None:  # only for non-images: image stores keep their settings (and resume)
+        settings["input"] = {"kind": spec.kind, "shape": list(spec.shape), "dtype": spec.dtype}
+    if several:
+        settings["input"] = {s.name: {"kind": s.kind, "shape": list(s.shape), "dtype": s.dtype}
+                             for s in several}
+    map_shape = explainer.map_shape(sample_shape)
     with JobLock(path, storage_options):
         writer = StoreWriter(
             path, settings=settings, rules=explainer.rules, num_inputs=len(data),
-            chunk_size=batch_size, map_shape=explainer.map_shape((*size, int(input_shape[-1]))),
-            dtype=dtype, restart=restart, storage_options=storage_options,
+            chunk_size=batch_size, map_shape=map_shape, dtype=dtype, restart=restart,
+            storage_options=storage_options,
+            axis_names=({s.name: s.axis_names(map_shape[s.name]) for s in several if s.name in map_shape}
+                        if several else None if spec is None else spec.axis_names(map_shape)),
+            inputs=list(map_shape) if several else None,
         )
         ranges = iter_ranges(len(data), batch_size, writer.done())
         if engine == "local":
@@ -222,6 +258,40 @@ def explain_dataset(
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
     return open_maps(path, storage_options=storage_options)
+
+
+def _several_specs(model, source, image_size, engine: str):
+    """The `InputSpec`s of a model with several inputs (`kerasviz.datasets.inputs`), else `None`."""
+    if len(model.inputs) == 1:
+        return None
+    from kerasviz.datasets.inputs import describe_inputs
+
+    if image_size is not None:
+        raise InvalidArgumentError(
+            f"image_size is for models with one image input; the {len(model.inputs)} inputs of this "
+            f"model are read as they are. Leave it out. Received: image_size={image_size!r}"
+        )
+    if engine != "local":
+        raise InvalidArgumentError(
+            f"A model with several inputs is explained by the local engine only. Pass "
+            f"engine='local'. Received: engine={engine!r}"
+        )
+    return describe_inputs(model, source)
+
+
+def _input_spec(model, source, image_size):
+    """The `InputSpec` of a model that takes no images (`kerasviz.datasets.inputs`), else `None`."""
+    from kerasviz.datasets.inputs import describe_input, kind_of
+
+    if kind_of(model.inputs[0]) == "image":
+        return None
+    if image_size is not None:
+        raise InvalidArgumentError(
+            f"image_size is for models that take images; this one takes "
+            f"{kind_of(model.inputs[0])} inputs of shape {tuple(model.inputs[0].shape)}. Leave it "
+            f"out. Received: image_size={image_size!r}"
+        )
+    return describe_input(model.inputs[0], source)
 
 
 def _image_size(input_shape: tuple, image_size, source) -> tuple[int, int]:
@@ -264,8 +334,10 @@ def _method_text(method) -> str:
 def _per_input(target) -> bool:
     from kerasviz import targets
 
+    region = getattr(targets, "Region", None)  # its mask's content matters, shared or per input
     return (isinstance(target, targets.Classes) and target.classes.ndim == 1) or (
-        isinstance(target, targets.Loss) and target.labels is not None)
+        isinstance(target, targets.Loss) and target.labels is not None) or (
+        region is not None and isinstance(target, region))
 
 
 def _digest(target) -> str:
@@ -273,5 +345,9 @@ def _digest(target) -> str:
 
     import numpy as np
 
+    if hasattr(target, "mask"):  # a Region: its class and mask
+        data = np.ascontiguousarray(target.mask, np.float32)
+        text = f"{target.class_index}:{data.shape}".encode() + data.tobytes()
+        return hashlib.sha256(text).hexdigest()[:16]
     values = target.classes if hasattr(target, "classes") else target.labels
     return hashlib.sha256(np.ascontiguousarray(values, np.int64).tobytes()).hexdigest()[:16]

@@ -7,6 +7,7 @@ gives one `Dataset` whose variables share the `input` dimension):
 |---|---|---|
 | `<rule>` (one per rule) | `(N, H, W, C)`, `(B, H, W, C)` | maps in `dtype`, divided by `<rule>_scale`; NaN where there is no map |
 | `<rule>_scale` | `(N,)`, `(B,)` | float32: the map is `<rule>[i] * <rule>_scale[i]` |
+| `<rule>/<input>`, `<rule>/<input>_scale` (several inputs: one pair per rule and input, instead) | `(N, *input map)`, `(N,)` | the same, per explained input |
 | `id` | `(N,)`, `(B,)` | path, given id or position |
 | `status` | `(N,)`, `(B,)` | `"ok"`, `"error: <reason>"`, or `"pending"` (not written yet) |
 | `label` | `(N,)`, `(B,)` | the source's label, `-1` when it has none |
@@ -150,10 +151,13 @@ class MapStore:
         return int(self.info["num_inputs"])
 
     def __getitem__(self, rule: str):
-        if rule not in self.rules:
-            raise KeyError(f"No maps of rule {rule!r} in this store; its rules are {list(self.rules)}.")
+        if rule.split("/")[0] not in self.rules or rule.count("/") > (1 if self.info.get("inputs") else 0):
+            raise KeyError(f"No maps of rule {rule!r} in this store; its rules are {list(self.rules)}"
+                           f"{' and inputs ' + str(self.info['inputs']) if self.info.get('inputs') else ''}.")
         if int(self.info.get("format", 1)) < 2:  # maps stored as they are, no scale
             return self.group[rule]
+        if self.info.get("inputs") and "/" not in rule:  # several inputs: {input: maps}
+            return {name: self[f"{rule}/{name}"] for name in self.info["inputs"]}
         return ScaledMaps(self.group[rule], self.group[rule + SCALE_SUFFIX])
 
     def __contains__(self, rule: str) -> bool:
@@ -174,8 +178,10 @@ class MapStore:
         return int(self.info["chunk_size"])
 
     @property
-    def map_shape(self) -> tuple[int, ...]:
-        """The shape of one map, e.g. `(H, W, C)`."""
+    def map_shape(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+        """The shape of one map, e.g. `(H, W, C)`; `{input name: shape}` for several inputs."""
+        if isinstance(self.info["map_shape"], dict):
+            return {name: tuple(shape) for name, shape in self.info["map_shape"].items()}
         return tuple(self.info["map_shape"])
 
     @property
@@ -389,6 +395,11 @@ class StoreWriter:
         dtype: `"float16"` or `"float32"`.
         restart: delete what is there and start over.
         storage_options: fsspec options for a URL.
+        axis_names: the names of a map's axes; `None` names them as image
+            axes (`height`, `width`, `channel`). `{input: names}` with `inputs`.
+        inputs: the names of the explained inputs of a model with several:
+            one array per rule and input, `<rule>/<input>`, and `map_shape`
+            is `{input: shape}`. Defaults to `None` (one input: `<rule>`).
 
     Raises:
         StoreSettingsError: if the store holds maps made with other settings.
@@ -397,7 +408,8 @@ class StoreWriter:
 
     def __init__(self, path: str, *, settings: dict, rules: Sequence[str], num_inputs: int,
                  chunk_size: int, map_shape: tuple[int, ...], dtype: str, restart: bool = False,
-                 storage_options: dict | None = None):
+                 storage_options: dict | None = None, axis_names: tuple[str, ...] | None = None,
+                 inputs: Sequence[str] | None = None):
         import zarr
 
         self.path = path
@@ -415,11 +427,16 @@ class StoreWriter:
             )
         self.info = {
             "format": FORMAT, "num_inputs": self.num_inputs, "chunk_size": self.chunk_size,
-            "num_chunks": self.num_chunks, "rules": list(self.rules), "map_shape": list(map_shape),
+            "num_chunks": self.num_chunks, "rules": list(self.rules),
+            "map_shape": {k: list(v) for k, v in map_shape.items()} if inputs else list(map_shape),
             "dtype": self.dtype.name, "settings": settings,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         self.storage_options = storage_options
+        self.axis_names = axis_names
+        self.inputs = tuple(inputs) if inputs else None
+        if self.inputs:  # one array per rule and input: "<rule>/<input>"
+            self.info["inputs"] = list(self.inputs)
         existing = _existing(path, storage_options)  # refuses paths that hold something else
         if existing is not None and not restart:
             _check_settings(existing, settings, path)
@@ -438,12 +455,15 @@ class StoreWriter:
         chunk, count = self.chunk_size, self.num_inputs
         spatial = {3: ("height", "width", "channel"), 2: ("height", "width")}.get(
             len(map_shape), tuple(f"axis_{i}" for i in range(1, len(map_shape) + 1)))
-        for rule in self.rules:
+        spatial = self.axis_names or spatial  # sequences, tables, tokens name their own axes
+        for name in self.map_names():
+            shape = map_shape[name.split("/")[1]] if self.inputs else map_shape
+            names = self.axis_names[name.split("/")[1]] if self.inputs else spatial
             group.create_array(
-                rule, shape=(count, *map_shape), chunks=(chunk, *map_shape), dtype=self.dtype,
-                fill_value=np.nan, dimension_names=("input", *spatial), compressors=_map_compressor(),
+                name, shape=(count, *shape), chunks=(chunk, *shape), dtype=self.dtype,
+                fill_value=np.nan, dimension_names=("input", *names), compressors=_map_compressor(),
             )
-            group.create_array(rule + SCALE_SUFFIX, shape=(count,), chunks=(chunk,), dtype="float32",
+            group.create_array(name + SCALE_SUFFIX, shape=(count,), chunks=(chunk,), dtype="float32",
                                fill_value=np.nan, dimension_names=("input",))
         for name, (dtype, fill) in COLUMNS.items():
             group.create_array(name, shape=(count,), chunks=(chunk,), dtype=dtype,
@@ -470,6 +490,7 @@ class StoreWriter:
         writer.chunk_size = int(writer.info["chunk_size"])
         writer.num_inputs = int(writer.info["num_inputs"])
         writer.num_chunks = int(writer.info["num_chunks"])
+        writer.inputs = tuple(writer.info["inputs"]) if writer.info.get("inputs") else None
         return writer
 
     def done(self) -> np.ndarray:
@@ -489,16 +510,16 @@ class StoreWriter:
                 the chunk is not marked done, so a rerun rewrites it.
         """
         stop = start + len(rows["status"])
-        values, scales, problems = encode_maps({rule: maps[rule] for rule in self.rules}, self.dtype)
+        values, scales, problems = encode_maps({name: maps[name] for name in self.map_names()}, self.dtype)
         problems = [p if status == "ok" else None for status, p in zip(rows["status"], problems)]
         rows = dict(rows, status=[status if p is None else f"error: {p}"
                                   for status, p in zip(rows["status"], problems)])
         self._warn(rows, problems)
         try:
             arrays = self._arrays()
-            for rule in self.rules:
-                arrays[rule][start:stop] = values[rule]
-                arrays[rule + SCALE_SUFFIX][start:stop] = scales[rule]
+            for name in self.map_names():
+                arrays[name][start:stop] = values[name]
+                arrays[name + SCALE_SUFFIX][start:stop] = scales[name]
             for name, (dtype, _) in COLUMNS.items():
                 values = np.asarray(rows[name], dtype=object if dtype is str else dtype)
                 arrays[name][start:stop] = values.astype(str) if dtype is str else values
@@ -529,9 +550,14 @@ class StoreWriter:
     def _arrays(self) -> dict:
         """The store's arrays, opened once (a fresh handle costs ~10 ms per write)."""
         if getattr(self, "_handles", None) is None:
-            names = (*self.rules, *(rule + SCALE_SUFFIX for rule in self.rules), *COLUMNS, DONE)
+            names = (*self.map_names(), *(name + SCALE_SUFFIX for name in self.map_names()), *COLUMNS, DONE)
             self._handles = {name: self.group[name] for name in names}
         return self._handles
+
+    def map_names(self) -> list[str]:
+        """The maps' arrays: `<rule>`, or `<rule>/<input>` for several inputs."""
+        inputs = getattr(self, "inputs", None)
+        return [f"{rule}/{name}" for rule in self.rules for name in inputs] if inputs else list(self.rules)
 
 
 def _map_compressor():
