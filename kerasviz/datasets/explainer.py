@@ -142,17 +142,8 @@ class ChunkExplainer:
                 NaN or Inf values.
         """
         count = len(chunk.ids)
-        errors = list(chunk.errors)
         finite = np.isfinite(chunk.images.reshape(count, -1)).all(axis=1)
-        for row in np.flatnonzero(~finite):
-            if errors[row] is None:
-                errors[row] = "the image holds NaN or Inf values"
-        if self.on_error == "raise":
-            self._raise_first(chunk, errors)
-        ok = np.array([e is None for e in errors], bool)
-        predicted = np.full(count, -1, np.int64)
-        classes = np.full(count, -1, np.int64)
-        scores = np.full(count, np.nan, np.float32)
+        errors, ok, (predicted, classes, scores) = self._prelude(chunk, finite, "the image holds NaN or Inf values")
         maps = None
         if ok.any():
             images = chunk.images[ok]
@@ -173,7 +164,34 @@ class ChunkExplainer:
         if maps is None:  # nothing readable: every map is NaN
             shape = self.map_shape(chunk.images.shape[1:])
             maps = {rule: np.full((count, *shape), np.nan, np.float32) for rule in self.rules}
-        rows = {
+        return maps, self._rows(chunk, errors, predicted, classes, scores)
+
+    # -- internals -------------------------------------------------------------------------
+    def _prelude(self, chunk: Chunk, finite: np.ndarray, message: str):
+        """The chunk's errors, readable rows and unfilled table columns, before any map is computed.
+
+        Each row that is not `finite` (and not already an error) gets the
+        error `message`; with `on_error="raise"` the first error is raised.
+        Returns `(errors, ok, (predicted, classes, scores))`: the columns are
+        -1, -1 and NaN until the readable rows `ok` are filled in.
+        """
+        count = len(chunk.ids)
+        errors = list(chunk.errors)
+        for row in np.flatnonzero(~finite):
+            if errors[row] is None:
+                errors[row] = message
+        if self.on_error == "raise":
+            self._raise_first(chunk, errors)
+        ok = np.array([e is None for e in errors], bool)
+        predicted = np.full(count, -1, np.int64)
+        classes = np.full(count, -1, np.int64)
+        scores = np.full(count, np.nan, np.float32)
+        return errors, ok, (predicted, classes, scores)
+
+    @staticmethod
+    def _rows(chunk: Chunk, errors: list, predicted, classes, scores) -> dict[str, list]:
+        """The chunk's table rows: one status per input ("ok" or "error: <reason>") beside its columns."""
+        return {
             "id": list(chunk.ids),
             "status": ["ok" if e is None else f"error: {e}" for e in errors],
             "label": chunk.labels,
@@ -181,9 +199,7 @@ class ChunkExplainer:
             "target": classes,
             "score": scores,
         }
-        return maps, rows
 
-    # -- internals -------------------------------------------------------------------------
     def _maps(self, target, images) -> dict[str, np.ndarray]:
         kwargs = {} if self.method is None else {"method": self.method}
         return self.viz(images, target=target, progress=False, **kwargs)

@@ -56,18 +56,9 @@ class SeveralInputsExplainer(ChunkExplainer):
     def explain(self, chunk: Chunk) -> tuple[dict[str, np.ndarray], dict[str, list]]:
         """Maps under `<rule>/<input>` (NaN for unreadable inputs) and table rows of `chunk`."""
         count = len(chunk.ids)
-        errors = list(chunk.errors)
         finite = np.all([np.isfinite(np.asarray(part, np.float64).reshape(count, -1)).all(axis=1)
                          for part in chunk.images], axis=0)
-        for row in np.flatnonzero(~finite):
-            if errors[row] is None:
-                errors[row] = "an input holds NaN or Inf values"
-        if self.on_error == "raise":
-            self._raise_first(chunk, errors)
-        ok = np.array([e is None for e in errors], bool)
-        predicted = np.full(count, -1, np.int64)
-        classes = np.full(count, -1, np.int64)
-        scores = np.full(count, np.nan, np.float32)
+        errors, ok, (predicted, classes, scores) = self._prelude(chunk, finite, "an input holds NaN or Inf values")
         maps: dict[str, np.ndarray] = {}
         if ok.any():
             given = self._given([part[ok] for part in chunk.images])
@@ -83,15 +74,7 @@ class SeveralInputsExplainer(ChunkExplainer):
             shapes = self.map_shape({n: part.shape[1:] for n, part in zip(self.input_names, chunk.images)})
             maps = {array_name(rule, name): np.full((count, *shape), np.nan, np.float32)
                     for rule in self.rules for name, shape in shapes.items()}
-        rows = {
-            "id": list(chunk.ids),
-            "status": ["ok" if e is None else f"error: {e}" for e in errors],
-            "label": chunk.labels,
-            "predicted": predicted,
-            "target": classes,
-            "score": scores,
-        }
-        return maps, rows
+        return maps, self._rows(chunk, errors, predicted, classes, scores)
 
     def _given(self, parts: list) -> dict[str, np.ndarray]:
         return dict(zip(self.input_names, parts))
