@@ -40,7 +40,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kerasviz.datasets.sources import ArraySource, Chunk, Source, _int_labels, _one_label
+from kerasviz.datasets.sources import (ArraySource, Chunk, Source, _check_finite_dataset, _int_labels, _one_label,
+                                      _unbatched_and_counted)
 from kerasviz.errors import InvalidArgumentError, InvalidInputError
 
 #: The names of a stored map's axes (after `input`), per kind of input and map rank.
@@ -185,11 +186,7 @@ class SampleDatasetSource(Source):
 
         super().__init__((0, 0), 0)
         self.spec = spec
-        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-            raise InvalidInputError(
-                "The dataset is infinite (e.g. it ends with .repeat()); take a finite part "
-                "with dataset.take(n). Received: source=<infinite tf.data.Dataset>"
-            )
+        _check_finite_dataset(dataset)
         element = dataset.element_spec
         parts = element if isinstance(element, tuple) else (element,)
         sample = parts[0]
@@ -202,17 +199,10 @@ class SampleDatasetSource(Source):
                 f"{element!r}"
             )
         _check_dtype(sample.dtype.as_numpy_dtype, spec)
-        if sample.shape.rank == rank + 1:
-            dataset = dataset.unbatch()
-        self.dataset = dataset
+        self.dataset, self._count = _unbatched_and_counted(dataset, batched=sample.shape.rank == rank + 1)
         self.has_labels = len(parts) > 1
         self.has_ids = len(parts) > 2
         self.element = repr(element)
-        self._count = int(dataset.cardinality())
-        if self._count < 0:  # unknown: count once
-            self._count = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
-        if self._count == 0:
-            raise InvalidInputError("The dataset is empty. Received: source=<empty tf.data.Dataset>")
 
     def __len__(self):
         return self._count

@@ -278,11 +278,7 @@ class DatasetSource(Source):
         import tensorflow as tf
 
         super().__init__(size, channels)
-        if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
-            raise InvalidInputError(
-                "The dataset is infinite (e.g. it ends with .repeat()); take a finite part "
-                "with dataset.take(n). Received: source=<infinite tf.data.Dataset>"
-            )
+        _check_finite_dataset(dataset)
         spec = dataset.element_spec
         parts = spec if isinstance(spec, tuple) else (spec,)
         image_spec = parts[0]
@@ -292,17 +288,10 @@ class DatasetSource(Source):
                 "(image, label) / (image, label, id). Received: element_spec="
                 f"{spec!r}"
             )
-        if image_spec.shape.rank == 4:
-            dataset = dataset.unbatch()
-        self.dataset = dataset
+        self.dataset, self._count = _unbatched_and_counted(dataset, batched=image_spec.shape.rank == 4)
         self.has_labels = len(parts) > 1
         self.has_ids = len(parts) > 2
         self.spec = repr(spec)
-        self._count = int(dataset.cardinality())
-        if self._count < 0:  # unknown: count once
-            self._count = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
-        if self._count == 0:
-            raise InvalidInputError("The dataset is empty. Received: source=<empty tf.data.Dataset>")
 
     def __len__(self):
         return self._count
@@ -430,6 +419,33 @@ def fit(images, size: tuple[int, int]):
     top, left = (height - crop_h) // 2, (width - crop_w) // 2
     cropped = images[..., top:top + crop_h, left:left + crop_w, :]
     return tf.image.resize(cropped, size, method="bilinear", antialias=True)
+
+
+def _check_finite_dataset(dataset) -> None:
+    """Raise `InvalidInputError` for a `tf.data.Dataset` that never ends (e.g. `.repeat()`)."""
+    import tensorflow as tf
+
+    if dataset.cardinality() == tf.data.INFINITE_CARDINALITY:
+        raise InvalidInputError(
+            "The dataset is infinite (e.g. it ends with .repeat()); take a finite part "
+            "with dataset.take(n). Received: source=<infinite tf.data.Dataset>"
+        )
+
+
+def _unbatched_and_counted(dataset, *, batched: bool):
+    """`(dataset, number of samples)`: unbatched first if `batched`; raises `InvalidInputError` if empty.
+
+    A cardinality that tf.data cannot tell (after `unbatch`, `filter`, ...)
+    is found by reading the dataset once.
+    """
+    if batched:
+        dataset = dataset.unbatch()
+    count = int(dataset.cardinality())
+    if count < 0:  # unknown: count once
+        count = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
+    if count == 0:
+        raise InvalidInputError("The dataset is empty. Received: source=<empty tf.data.Dataset>")
+    return dataset, count
 
 
 def _one_label(value) -> int:
