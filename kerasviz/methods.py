@@ -547,7 +547,21 @@ def _as_grid(tokens, grid, vectorized: bool):
     return tf.reshape(last, tf.concat([lead, [h, w, tf.shape(last)[-1]]], axis=0))
 
 
-class GuidedGradCAM(Method):
+class _LayerMethod(Method):
+    """Base class of the methods whose only argument is the inner `layer` they read (the CAMs)."""
+
+    def __init__(self, layer: str | None = None):
+        self.layer = _layer_name(layer)
+
+    @property
+    def needs_layer(self) -> bool:
+        return True
+
+    def cache_key(self):
+        return (type(self).__name__, self.layer)
+
+
+class GuidedGradCAM(_LayerMethod):
     """Each rule's gradient map times the saliency-rule Grad-CAM.
 
     `map = ∇S(x) ⊙ GradCAM(x)`, the CAM (standard Grad-CAM, see `GradCAM`)
@@ -576,16 +590,6 @@ class GuidedGradCAM(Method):
 
     name = "guided-gradcam"
 
-    def __init__(self, layer: str | None = None):
-        self.layer = _layer_name(layer)
-
-    @property
-    def needs_layer(self) -> bool:
-        return True
-
-    def cache_key(self):
-        return (type(self).__name__, self.layer)
-
     def _backward_passes(self, rules, vectorized):
         # With saliency among the rules, one backward pass gives its map and the
         # CAM's gradient (two for K classes per sample: one batch Jacobian per source).
@@ -610,7 +614,7 @@ class GuidedGradCAM(Method):
         return f"GuidedGradCAM(layer={self.layer!r})"
 
 
-class LayerCAM(Method):
+class LayerCAM(_LayerMethod):
     """Jiang et al.'s Layer-CAM of an inner layer, under each rule.
 
     With `A` the layer's activations and `G = ∂S/∂A` the gradient reaching
@@ -640,16 +644,6 @@ class LayerCAM(Method):
     """
 
     name = "layercam"
-
-    def __init__(self, layer: str | None = None):
-        self.layer = _layer_name(layer)
-
-    @property
-    def needs_layer(self) -> bool:
-        return True
-
-    def cache_key(self):
-        return (type(self).__name__, self.layer)
 
     def _graph(self, x, activations, differentiate, rules, vectorized, layer):
         _check_spatial(activations, x, layer)

@@ -54,7 +54,7 @@ from tqdm.auto import tqdm
 from kerasviz import _validation
 from kerasviz import targets as targets_lib
 from kerasviz.errors import InvalidArgumentError, InvalidTargetError
-from kerasviz.methods import Method, _baseline, _check_spatial, _layer_name, cam_layer
+from kerasviz.methods import Method, _baseline, _check_spatial, _LayerMethod, cam_layer
 
 __all__ = ["KernelSHAP", "Occlusion", "RISE", "ScoreCAM", "fixed_target", "run_plan"]
 
@@ -534,7 +534,7 @@ def shapley_values(coalitions: np.ndarray, gains: np.ndarray, total: float) -> n
 # -- Score-CAM ------------------------------------------------------------------------
 
 
-class ScoreCAM(_Forward):
+class ScoreCAM(_LayerMethod, _Forward):
     """Wang et al.'s Score-CAM: channels weighted by the class probability of the input they mask.
 
     With `A` the layer's activations `(h, w, channels)` for image `x`: each
@@ -569,16 +569,6 @@ class ScoreCAM(_Forward):
     """
 
     name = "scorecam"
-
-    def __init__(self, layer: str | None = None):
-        self.layer = _layer_name(layer)
-
-    @property
-    def needs_layer(self) -> bool:
-        return True
-
-    def cache_key(self):
-        return (type(self).__name__, self.layer)
 
     def _softmax(self, viz):
         return viz._logits
