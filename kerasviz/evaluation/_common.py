@@ -6,7 +6,7 @@ import numpy as np
 
 from kerasviz import _validation
 from kerasviz.errors import InvalidArgumentError, InvalidTargetError, UnsupportedModelError
-from kerasviz.perturbation import fixed_target
+from kerasviz.perturbation import _with_baseline, fixed_target
 from kerasviz.visualizer import Visualizer
 
 
@@ -60,14 +60,7 @@ def image_baseline(images: np.ndarray, baseline) -> np.ndarray:
     """The baseline as one full image."""
     from kerasviz.methods import _baseline
 
-    value = _baseline(baseline)
-    try:
-        return np.broadcast_to(value, images.shape[1:]).astype(np.float32)
-    except ValueError as err:
-        raise InvalidArgumentError(
-            f"The baseline must be a number or an array shaped like one image {images.shape[1:]}. "
-            f"Received: baseline shape={value.shape}"
-        ) from err
+    return _with_baseline(images, _baseline(baseline))
 
 
 def positive(value, name: str) -> int:
