@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _timing import median_times  # noqa: E402 - this folder is on sys.path when run as a script
 
 
 def _vgg16(size: int):
@@ -32,18 +31,6 @@ def _vgg16(size: int):
 
     keras.utils.set_random_seed(0)
     return keras.applications.VGG16(weights=None, input_shape=(size, size, 3), classifier_activation=None)
-
-
-def _median_times(candidates: dict, repeats: int) -> dict[str, float]:
-    for fn in candidates.values():  # warm-up: tracing and first allocations
-        fn()
-    times = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _forward(viz, images: np.ndarray, classes: np.ndarray, batch: int):
@@ -91,7 +78,7 @@ def run(size: int, count: int, batch: int, repeats: int, masks: int, steps: int)
           f"3 rules (the map is computed once for all)")
     for name, (call, per_image) in cases.items():
         forward_images = np.resize(images, (count * per_image, size, size, 3))
-        t = _median_times({"method": call, "forward": _forward(viz, forward_images, classes, batch)}, repeats)
+        t = median_times({"method": call, "forward": _forward(viz, forward_images, classes, batch)}, repeats)
         print(f"{name:<26} {t['method'] / t['forward']:.3f}  ({t['method']:.2f}s vs {t['forward']:.2f}s for "
               f"{count * per_image} forward images; goal <= 1.15)")
 

@@ -23,26 +23,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-
-
-def _race(candidates: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each candidate, run in interleaved rounds (after one warm-up each)."""
-    for fn in candidates.values():
-        fn()
-    times = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+from _timing import median_times  # noqa: E402 - this folder is on sys.path when run as a script
 
 
 def _load() -> str:
@@ -62,7 +48,7 @@ def smoothgrad(images: np.ndarray, repeats: int) -> None:
             maps[precision] = vizs[precision](images, method=smooth, progress=False)
         return call
 
-    seconds = _race({p: run(p) for p in vizs}, repeats)
+    seconds = median_times({p: run(p) for p in vizs}, repeats)
     r = {rule: [np.corrcoef(a.ravel(), b.ravel())[0, 1]
                 for a, b in zip(maps["bfloat16"][rule], maps["float32"][rule])] for rule in kv.RULES}
     ratio = seconds["bfloat16"] / seconds["float32"]
@@ -84,7 +70,7 @@ def dataset_job(images: np.ndarray, repeats: int) -> None:
                                precision=precision, restart=True, progress=False)
         return call
 
-    seconds = _race({p: run(p) for p in ("float32", "bfloat16")}, repeats)
+    seconds = median_times({p: run(p) for p in ("float32", "bfloat16")}, repeats)
     rates = {p: len(images) / s for p, s in seconds.items()}
     print(f"2. dataset job, 3 rules, fashion_vgg, {len(images)} images: float32 {rates['float32']:.0f} images/s, "
           f"bfloat16 {rates['bfloat16']:.0f} images/s, {rates['bfloat16'] / rates['float32']:.2f}x "

@@ -19,27 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from _timing import median_times  # noqa: E402 - this folder is on sys.path when run as a script
 
 FOUR = ("saliency", "guided", "lrp-epsilon-plus-flat", "deeplift")
-
-
-def _race(candidates: dict, repeats: int) -> dict[str, float]:
-    """Median seconds of each candidate, run in interleaved rounds (after one warm-up each)."""
-    for fn in candidates.values():
-        fn()
-    times = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def run(size: int, batch: int, repeats: int) -> None:
@@ -56,11 +42,11 @@ def run(size: int, batch: int, repeats: int) -> None:
     def call(viz):
         return lambda: viz(images, target=classes, progress=False)
 
-    t = _race({rule: call(viz) for rule, viz in single.items()}, repeats)
+    t = median_times({rule: call(viz) for rule, viz in single.items()}, repeats)
     for rule in ("lrp-epsilon", "lrp-epsilon-plus-flat", "deeplift", "guided"):
         print(f"  {rule:24s} {t[rule]:7.3f} s  ÷ saliency {t['saliency']:.3f} s = {t[rule] / t['saliency']:.2f}"
               + ("  (goal <= 1.3)" if rule.startswith("lrp") else ""))
-    four = _race({"one call": call(together), **{rule: call(single[rule]) for rule in FOUR}}, repeats)
+    four = median_times({"one call": call(together), **{rule: call(single[rule]) for rule in FOUR}}, repeats)
     separate = sum(four[rule] for rule in FOUR)
     print(f"  four rules in one call {four['one call']:.3f} s ÷ four calls {separate:.3f} s = "
           f"{four['one call'] / separate:.2f}  (goal <= 0.75)")
