@@ -436,7 +436,7 @@ BAD_ARGUMENTS = [
     (lambda: methods.resolve("smooth"),
      "method must be a kv.methods method (e.g. kv.methods.SmoothGrad()), one of the names 'gradient', "
      "'gradxinput', 'smoothgrad', 'squaregrad', 'vargrad', 'ig', 'gradcam', 'gradcampp', 'guided-gradcam', "
-     "or None for the gradient. "
+     "'layercam', 'scorecam', 'occlusion', 'rise', 'kernelshap', or None for the gradient. "
      "Received: method='smooth'"),
 ]
 
