@@ -639,6 +639,8 @@ def _one_line_warnings(enabled: bool = True):
         return
     from tqdm.auto import tqdm
 
+    from kerasviz import _compat  # here: it loads Keras, which the parser must not
+
     previous = warnings.formatwarning, warnings.showwarning
 
     def one_line(message, category, filename, lineno, line=None):
@@ -648,7 +650,7 @@ def _one_line_warnings(enabled: bool = True):
         tqdm.write(one_line(message, category, filename, lineno).rstrip("\n"), file=file or sys.stderr)
 
     warnings.formatwarning = one_line
-    if warnings.showwarning is getattr(warnings, "_showwarning_orig", None):  # the default: nobody records
+    if not _compat.warnings_are_recorded():  # else `catch_warnings(record=True)` (pytest) keeps them
         warnings.showwarning = show
     try:
         yield

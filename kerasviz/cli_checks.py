@@ -55,7 +55,7 @@ METHOD_OPTIONS = {
     "samples": tuple(SMOOTH),
     "noise": tuple(SMOOTH),
     "steps": ("ig",),
-    "layer": ("gradcam", "gradcampp", "guided-gradcam"),
+    "layer": ("gradcam", "gradcampp", "guided-gradcam", "layercam", "scorecam"),
 }
 #: Options of dataset jobs only, with their defaults.
 DATASET_OPTIONS = {"engine": "local", "batch_size": 32, "dtype": "float16", "on_error": "raise", "restart": False}

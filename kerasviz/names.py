@@ -90,6 +90,11 @@ METHOD_LABELS: dict[str, str] = {
     "gradcam": "Grad-CAM",
     "gradcampp": "Grad-CAM++",
     "guided-gradcam": "Guided Grad-CAM",
+    "layercam": "Layer-CAM",
+    "scorecam": "Score-CAM",
+    "occlusion": "Occlusion",
+    "rise": "RISE",
+    "kernelshap": "KernelSHAP",
 }
 
 #: The colour map of Grad-CAM heat maps over the image ("jet", as in the Grad-CAM papers).

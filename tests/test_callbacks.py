@@ -338,7 +338,8 @@ def test_an_unknown_method_is_refused_at_construction(tmp_path):
     message = (
         "method must be a kv.methods method (e.g. kv.methods.SmoothGrad()), one of the names 'gradient', "
         "'gradxinput', 'smoothgrad', 'squaregrad', 'vargrad', 'ig', 'gradcam', 'gradcampp', 'guided-gradcam', "
-        "or None for the gradient. Received: method='gradcam++'"
+        "'layercam', 'scorecam', 'occlusion', 'rise', 'kernelshap', or None for the gradient. "
+        "Received: method='gradcam++'"
     )
     with pytest.raises(InvalidArgumentError, match=f"^{re.escape(message)}$"):
         VisualizationCallback(IMAGES, log_dir=str(tmp_path), method="gradcam++")
