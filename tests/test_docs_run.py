@@ -56,11 +56,10 @@ def blocks(page: Path) -> list[tuple[str, str, int, str | None]]:
         while i < len(lines) and lines[i].strip() != "```":
             i += 1
         previous = lines[start - 1].strip() if start else ""
-        reason = _NOT_TESTED.match(previous)
+        marker = _NOT_TESTED.match(previous)
         code = "\n".join(lines[start + 1:i]) + "\n"
-        if reason is None and _SETUP in code:  # the README's two set-up commands, kept free of markers
-            reason = _SETUP_REASON
-        found.append((match.group(1), code, start + 1, reason.group(1) if hasattr(reason, "group") else reason))
+        reason = marker.group(1) if marker else _SETUP_REASON if _SETUP in code else None
+        found.append((match.group(1), code, start + 1, reason))
         i += 1
     return found
 
