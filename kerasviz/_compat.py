@@ -24,7 +24,6 @@ update kerasviz/_compat.py", instead of as a silently wrong map elsewhere.
 from __future__ import annotations
 
 import types
-import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -149,14 +148,3 @@ def gradient_registry() -> dict | None:
     except (ImportError, AttributeError):
         return None
     return registry if isinstance(registry, dict) else None
-
-
-def warnings_are_recorded() -> bool:
-    """Whether an enclosing `warnings.catch_warnings(record=True)` collects warnings now.
-
-    Recording replaces the module's private `_showwarnmsg_impl` with the
-    list's `append` (CPython 3.8+) and sets `showwarning` back to its
-    original, so `showwarning` alone cannot tell.
-    """
-    impl = getattr(warnings, "_showwarnmsg_impl", None)
-    return impl is not None and getattr(impl, "__module__", None) != "warnings"

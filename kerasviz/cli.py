@@ -639,8 +639,6 @@ def _one_line_warnings(enabled: bool = True):
         return
     from tqdm.auto import tqdm
 
-    from kerasviz import _compat  # here: it loads Keras, which the parser must not
-
     previous = warnings.formatwarning, warnings.showwarning
 
     def one_line(message, category, filename, lineno, line=None):
@@ -650,7 +648,7 @@ def _one_line_warnings(enabled: bool = True):
         tqdm.write(one_line(message, category, filename, lineno).rstrip("\n"), file=file or sys.stderr)
 
     warnings.formatwarning = one_line
-    if not _compat.warnings_are_recorded():  # else `catch_warnings(record=True)` (pytest) keeps them
+    if not _warnings_are_recorded():  # else `catch_warnings(record=True)` (pytest) keeps them
         warnings.showwarning = show
     try:
         yield
@@ -660,3 +658,15 @@ def _one_line_warnings(enabled: bool = True):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _warnings_are_recorded() -> bool:
+    """Whether an enclosing `warnings.catch_warnings(record=True)` collects warnings now.
+
+    Recording replaces the `warnings` module's private `_showwarnmsg_impl`
+    with the list's `append` (CPython 3.8+) and sets `showwarning` back to
+    its original, so `showwarning` alone cannot tell. (Here, not in
+    `kerasviz._compat`: that module loads Keras, and `kerasviz view` must not.)
+    """
+    impl = getattr(warnings, "_showwarnmsg_impl", None)
+    return impl is not None and getattr(impl, "__module__", None) != "warnings"

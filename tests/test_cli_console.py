@@ -179,3 +179,26 @@ def test_a_library_import_registers_kerasviz_layers_before_keras_is_imported(tmp
                             env=_env(TF_CPP_MIN_LOG_LEVEL="3"), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout == "True\n[True, True, True]\n"
+
+
+def test_warnings_are_recorded_inside_catch_warnings_record_only():
+    """The check the command's one-line warnings use: recording is seen, the default is not.
+
+    In a fresh interpreter: pytest records every test's warnings itself.
+    """
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings\n"
+        "from kerasviz import cli\n"
+        "seen = [cli._warnings_are_recorded()]\n"
+        "with warnings.catch_warnings(record=True):\n"
+        "    seen.append(cli._warnings_are_recorded())\n"
+        "with warnings.catch_warnings():\n"
+        "    seen.append(cli._warnings_are_recorded())\n"
+        "print(seen)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.stdout.strip().splitlines()[-1] == "[False, True, False]"

@@ -8,7 +8,6 @@ breaks the internal.
 from __future__ import annotations
 
 import contextlib
-import os
 
 import keras
 import numpy as np
@@ -160,27 +159,3 @@ def test_gradient_registry_grows_when_a_custom_gradient_is_traced_and_release_re
             tf.function(lambda x: rules.rule_relu(x, "deconvnet"))(tf.constant([2.0]))
             assert len(set(registry) - before) == 1
         assert set(registry) == before
-
-
-
-def test_warnings_are_recorded_inside_catch_warnings_record_only():
-    """The check the command's one-line warnings use: recording is seen, the default is not.
-
-    In a fresh interpreter: pytest records every test's warnings itself.
-    """
-    import subprocess
-    import sys
-
-    script = (
-        "import warnings\n"
-        "from kerasviz import _compat\n"
-        "seen = [_compat.warnings_are_recorded()]\n"
-        "with warnings.catch_warnings(record=True):\n"
-        "    seen.append(_compat.warnings_are_recorded())\n"
-        "with warnings.catch_warnings():\n"
-        "    seen.append(_compat.warnings_are_recorded())\n"
-        "print(seen)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.stdout.strip().splitlines()[-1] == "[False, True, False]"
