@@ -184,7 +184,12 @@ def _text_model():
     e = L.Embedding(12, 4, name="emb")(ids)
     h = L.Conv1D(5, 3, activation="relu", bias_initializer=INIT, name="conv")(e)
     out = L.Dense(2, name="head")(L.GlobalAveragePooling1D()(h))
-    return keras.Model(ids, out, name="text")
+    model = keras.Model(ids, out, name="text")
+    # Head weights of both signs for each class, whatever the random draw gave: then GBP and DeconvNet
+    # must differ from saliency (with one sign only, a draw could make them equal).
+    signs = np.array([[1, -1], [-1, 1], [1, 1], [-1, -1], [1, -1]], np.float32)
+    model.get_layer("head").kernel.assign(np.abs(model.get_layer("head").kernel.numpy()) * signs + 0.1 * signs)
+    return model
 
 
 def _text_forward(model):
