@@ -40,22 +40,17 @@ from collections.abc import Callable, Iterable, Iterator
 import keras
 import tensorflow as tf
 
-from kerasviz import _compat
+from kerasviz import _compat, names
 from kerasviz import relevance as relevance_lib
 from kerasviz.errors import InvalidArgumentError, UnknownRuleError
 from kerasviz.relevance import LRP, DeepLift, RelevanceRule  # kv.rules.LRP, kv.rules.DeepLift
 
 RuleFunction = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 
-RULES: tuple[str, ...] = ("saliency", "deconvnet", "guided")
+# The names live in `kerasviz.names` (TensorFlow-free), where the command checks them before loading.
+RULES: tuple[str, ...] = names.RULE_NAMES
 
-_ALIASES: dict[str, str] = {
-    "gradient": "saliency",
-    "vanilla": "saliency",
-    "deconv": "deconvnet",
-    "gbp": "guided",
-    "guided_backprop": "guided",
-}
+_ALIASES: dict[str, str] = names.RULE_ALIASES
 
 
 def _saliency(grad: tf.Tensor, derivative: tf.Tensor) -> tf.Tensor:
