@@ -413,12 +413,16 @@ def deeplift_relu(
         out0: its output on the baseline.
 
     Returns:
-        The signal at the activation's input.
+        The signal at the activation's input, in `grad`'s dtype. The
+        differences and the quotient are float32 arithmetic whatever the
+        inputs' type (in bfloat16, `Δout / Δz` would round twice).
     """
+    dtype = grad.dtype
+    grad, derivative, z, out, z0, out0 = (tf.cast(t, tf.float32) for t in (grad, derivative, z, out, z0, out0))
     dz = z - z0
     near = tf.abs(dz) < RESCALE_TOLERANCE
     quotient = (out - out0) / tf.where(near, tf.ones_like(dz), dz)
-    return grad * tf.where(near, derivative, tf.cast(quotient, grad.dtype))
+    return tf.cast(grad * tf.where(near, derivative, quotient), dtype)
 
 
 # -- how the Visualizer uses them ------------------------------------------------------

@@ -129,10 +129,26 @@ def _foldable(layer, batchnorm, rank: int) -> bool:
 class RelevanceLayer(keras.layers.Layer):
     """Base of the layers a rewrite adds for the relevance rules (`tap` and `layer_paths` skip them).
 
+    They compute in float32 whatever the rewrite's precision or Keras's
+    global policy: in a `precision="bfloat16"` rewrite their inputs are cast
+    up, so the rules' ratios `R / stab(z)` (and the products that feed them)
+    are float32 arithmetic on the reduced-precision forward values, and the
+    relevance they hand down is cast back to the model's type.
+
     They hold references to the layers they stand behind (and the rule
     object), so a model rewritten for a relevance rule is not saved to
     `.keras`: rewrite the loaded model instead.
+
+    Example:
+
+    ```python
+    lrp_model = kv.rewrite(model, "lrp-epsilon", precision="bfloat16")
+    {layer.compute_dtype for layer in lrp_model.layers if isinstance(layer, RelevanceLayer)}  # {'float32'}
+    ```
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "dtype": "float32"})
 
 
 class RelevancePass(RelevanceLayer):
