@@ -10,7 +10,7 @@ store = kv.explain_dataset(model, "photos/", "maps.zarr", rules=("saliency", "gu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from kerasviz import _validation, names
 from kerasviz import precision as precision_lib
@@ -77,7 +77,10 @@ def explain_dataset(
             `(inputs, labels[, ids])`.
         store: where to write: a local path (conventionally `*.zarr`) or an
             fsspec URL (`"s3://bucket/maps.zarr"`).
-        rules: rule names or aliases. Defaults to `kv.RULES`.
+        rules: rule names or aliases, or relevance rule objects
+            (`kv.rules.LRP(...)`, `kv.rules.DeepLift(...)`: their maps and
+            the store's settings go by the rule's `name`). Defaults to
+            `kv.RULES`.
         target: `"max"`, a class index, one class per input, `"random"`
             (seeded per chunk: `seed + chunk index`), `"loss"` (with the
             source's labels when it has them), a callable or a
@@ -167,7 +170,8 @@ def explain_dataset(
     from kerasviz.datasets.store import StoreWriter
 
     path = os.fspath(store)
-    rules = rules_lib.canonical_names(rules)
+    rules = tuple(rules) if isinstance(rules, Iterator) else rules
+    rules_lib.canonical_names(rules)  # unknown names are refused before any work; rule objects are kept
     batch_size = _validation.positive_int(batch_size, "batch_size")
     _validation.one_of(dtype, "dtype", DTYPES, what="map dtype")
     _validation.one_of(on_error, "on_error", ON_ERROR, what="on_error choice")
@@ -253,7 +257,7 @@ def explain_dataset(
         else:
             from kerasviz.datasets.ray_engine import run_ray
 
-            run_ray(model, data, writer, ranges, rules=explainer.rules, target=explainer.target,
+            run_ray(model, data, writer, ranges, rules=explainer.viz.rule_objects, target=explainer.target,
                     method=method, on_error=on_error, workers=workers,
                     num_gpus=num_gpus, ray_address=ray_address, progress=progress,
                     storage_options=storage_options, **visualizer_kwargs)
