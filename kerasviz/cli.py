@@ -86,7 +86,8 @@ def add_explain_arguments(parser: argparse.ArgumentParser) -> None:
              "file holds its own weights). Default: random",
     )
     parser.add_argument("--rules", nargs="+", default=["saliency", "deconvnet", "guided"],
-                        help="rules or aliases. Default: saliency deconvnet guided")
+                        help="rules or aliases, space- or comma-separated, relevance rules too "
+                             "(lrp-epsilon-plus-flat, deeplift...). Default: saliency deconvnet guided")
     parser.add_argument("--target", type=_parse_target, default="max",
                         help="max | random | loss | CLASS | C1,C2,... (one per image). Default: max")
     parser.add_argument("--size", nargs="+", default=None, metavar="SIZE",
@@ -393,7 +394,7 @@ def explain(args: argparse.Namespace) -> dict:
         images = (images * scale).astype(np.float32)
     output = int(args.output) if args.output is not None and args.output.isdigit() else args.output
     try:
-        viz = kv.Visualizer(model, args.rules, preprocess=preprocess, batch_size=8, seed=args.seed,
+        viz = kv.Visualizer(model, cli_checks.rule_names(args.rules), preprocess=preprocess, batch_size=8, seed=args.seed,
                             output=output, activations=args.activations,
                             precision=getattr(args, "precision", "float32"))
     except kv.errors.UnsupportedModelError as err:
@@ -463,7 +464,7 @@ def explain_dataset(args: argparse.Namespace) -> dict:
 
 def _explain_dataset_job(kv, args, model, source, path, size, preprocess, method, output):
     return kv.explain_dataset(
-        model, source, path, rules=args.rules, target=args.target, batch_size=args.batch_size,
+        model, source, path, rules=cli_checks.rule_names(args.rules), target=args.target, batch_size=args.batch_size,
         image_size=size, preprocess=preprocess, dtype=args.dtype, on_error=args.on_error,
         engine=args.engine, workers=args.workers, ray_address=args.ray_address, restart=args.restart,
         seed=args.seed, output=output, activations=getattr(args, "activations", None),

@@ -92,19 +92,28 @@ def check_explain(args: argparse.Namespace) -> tuple[int, int] | None:
 
 
 def rule_names(rules) -> tuple[str, ...]:
-    """The canonical names of `--rules`, in order, each once.
+    """The canonical names of `--rules`, in order, each once (`gbp saliency` or `gbp,saliency`).
 
     Raises:
-        UnknownRuleError: for a name that is no built-in rule or alias.
+        UnknownRuleError: for a name that is no built-in rule, alias or named relevance rule.
+
+    Example:
+
+    ```python
+    rule_names(["gbp", "lrp-epsilon-plus-flat,deeplift"])  # ('guided', 'lrp-epsilon-plus-flat', 'deeplift')
+    ```
     """
     canonical = []
-    for rule in rules:
+    for rule in (part for text in rules for part in text.split(",") if part):
         name = names.RULE_ALIASES.get(rule.lower(), rule.lower())
-        if name not in names.RULE_NAMES:
+        if name not in names.RULE_NAMES + names.RELEVANCE_RULE_NAMES:
             known = ", ".join(repr(n) for n in names.RULE_NAMES)
             aliases = ", ".join(repr(a) for a in names.RULE_ALIASES)
+            relevance = ""
+            if rule.lower().startswith(("lrp", "deep")):  # a relevance rule was meant, as the library says
+                relevance = "; relevance rules " + ", ".join(repr(n) for n in names.RELEVANCE_RULE_NAMES)
             raise UnknownRuleError(
-                f"Unknown rule {rule!r}. Known rules: {known} (aliases {aliases}). "
+                f"Unknown rule {rule!r}. Known rules: {known} (aliases {aliases}){relevance}. "
                 f"Received: --rules {' '.join(rules)}"
             )
         canonical.append(name)

@@ -138,6 +138,12 @@ def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
 #: The built-in rules, in `kv.RULES`'s order.
 RULE_NAMES: tuple[str, ...] = ("saliency", "deconvnet", "guided")
 
+#: The named relevance rules (LRP composites, DeepLIFT), in `kerasviz.relevance.NAMED`'s order.
+RELEVANCE_RULE_NAMES: tuple[str, ...] = (
+    "lrp-epsilon", "lrp-zplus", "lrp-alpha2-beta1", "lrp-epsilon-plus", "lrp-epsilon-plus-flat",
+    "lrp-epsilon-gamma-box", "deeplift",
+)
+
 #: Rule aliases → the rule they name (`kv.rules.canonical_name`).
 RULE_ALIASES: dict[str, str] = {
     "gradient": "saliency",
