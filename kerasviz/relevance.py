@@ -66,6 +66,7 @@ __all__ = [
     "RelevanceRule",
     "baseline_passes",
     "check_method",
+    "deeplift_max_pool",
     "deeplift_relu",
     "lrp_backward",
     "named",
@@ -231,12 +232,13 @@ class DeepLift(RelevanceRule):
 
     Each ReLU passes `g · (relu(z) − relu(z₀)) / (z − z₀)` (its derivative
     where `|z − z₀| < 1e-7`), with `z₀` its input on the baseline; linear
-    layers, pooling, Add and BatchNorm pass the gradient; the first linear
-    layer hands down `(a − a₀) ⊙ g_a`. On a net of linear layers, ReLUs,
-    average pooling and Add, the map sums to `S(x) − S(baseline)`
-    (summation to delta); max pooling passes the gradient of the image's
-    winner, so there the sum is not exact. The `Visualizer` runs the
-    baseline's forward pass in the same compiled function as the image's.
+    layers, average pooling, Add and BatchNorm pass the gradient; max pooling
+    hands each window's difference to the winner of the image or of the
+    baseline, whichever is larger (Captum's rule); the first linear layer
+    hands down `(a − a₀) ⊙ g_a`. On a net of linear layers, ReLUs,
+    pooling and Add, the map sums to `S(x) − S(baseline)` (summation to
+    delta). The `Visualizer` runs the baseline's forward pass in the same
+    compiled function as the image's.
 
     Args:
         baseline: a number (every pixel) or an array shaped like one image,
@@ -423,6 +425,54 @@ def deeplift_relu(
     near = tf.abs(dz) < RESCALE_TOLERANCE
     quotient = (out - out0) / tf.where(near, tf.ones_like(dz), dz)
     return tf.cast(grad * tf.where(near, derivative, quotient), dtype)
+
+
+def deeplift_max_pool(
+    pool: Callable[[tf.Tensor], tf.Tensor], grad: tf.Tensor, x: tf.Tensor, y: tf.Tensor, x0: tf.Tensor,
+    y0: tf.Tensor,
+) -> tf.Tensor:
+    """DeepLIFT's Rescale at a max pooling (Captum's rule): each window's `Δy` goes to one winner.
+
+    With `t = max(y, y₀)`, the image's winner gets `g·(t − y₀)` and the
+    baseline's winner `g·(y − t)`: one of them is 0, and they add up to
+    `g·Δy`. Dividing by `Δx` at each input gives its multiplier (the
+    gradient where `|Δx| < 1e-7`), so `Σ_window Δx ⊙ g_x = Δy ⊙ g`:
+    summation to delta holds through the pooling. Float32 arithmetic.
+
+    Args:
+        pool: the pooling as a function `y = pool(x)`.
+        grad: the multipliers at the pooling's output.
+        x: its input on the images.
+        y: its output on the images.
+        x0: its input on the baseline.
+        y0: its output on the baseline.
+
+    Returns:
+        The multipliers at the pooling's input, in `grad`'s dtype.
+
+    Example:
+
+    ```python
+    pool = keras.layers.MaxPooling2D().call
+    deeplift_max_pool(pool, tf.ones((1, 1, 1, 1)), x, pool(x), x0, pool(x0))  # x, x0: (1, 2, 2, 1)
+    ```
+    """
+    dtype = grad.dtype
+    grad, x, y, x0, y0 = (tf.cast(t, tf.float32) for t in (grad, x, y, x0, y0))
+    top = tf.maximum(y, y0)
+    shares = _pool_vjp(pool, x, grad * (top - y0)) + _pool_vjp(pool, x0, grad * (y - top))
+    dx = x - x0
+    near = tf.abs(dx) < RESCALE_TOLERANCE
+    quotient = shares / tf.where(near, tf.ones_like(dx), dx)
+    return tf.cast(tf.where(near, _pool_vjp(pool, x, grad), quotient), dtype)
+
+
+def _pool_vjp(pool: Callable[[tf.Tensor], tf.Tensor], x: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
+    """`s` routed back to the winners of `pool` on `x` (its gradient)."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = pool(x)
+    return tape.gradient(y, x, output_gradients=s)
 
 
 # -- how the Visualizer uses them ------------------------------------------------------

@@ -9,7 +9,9 @@ relevance rule the rule's signal straight to the linear layer's *input*
 (the ordinary path through the layer then carries nothing). A
 BatchNormalization right after a linear layer gets a span of its own that
 folds it into the layer (`W' = W γ/σ`, `b' = (b − μ) γ/σ + β`) and skips
-both: LRP's canonization step.
+both: LRP's canonization step. A max pooling after a linear layer gets a
+`MaxPoolSpan`: the ordinary gradient, except under DeepLIFT, whose Rescale
+rule it applies over each window (summation to delta holds through it).
 
 The first linear layers (no linear layer between them and the model's
 input, nested models looked into) hand down the relevance itself, so the
@@ -42,7 +44,8 @@ from kerasviz.errors import UnsupportedModelError
 from kerasviz.layers import SoftmaxRemoved, SubtractMean
 
 __all__ = [
-    "LINEAR_LAYERS", "RelevanceLayer", "RelevancePass", "RelevanceSpan", "SUFFIX", "Spans", "check_covered",
+    "LINEAR_LAYERS", "MaxPoolSpan", "RelevanceLayer", "RelevancePass", "RelevanceSpan", "SUFFIX", "Spans",
+    "check_covered",
     "first_linear_layers",
 ]
 
@@ -237,6 +240,51 @@ class RelevanceSpan(RelevanceLayer):
         return z_shape
 
 
+class MaxPoolSpan(RelevanceLayer):
+    """Identity on a max pooling's output `y`; DeepLIFT's Rescale back to its input `x`.
+
+    Called as `span(y, x)`; `kv.rewrite` adds one after every max pooling
+    that follows a linear layer when a relevance rule is among the rules.
+    Under DeepLIFT each window's `Δy` goes to the winner of the image or of
+    the baseline (`kerasviz.relevance.deeplift_max_pool`), so summation to
+    delta holds through it; under any other rule (LRP included), the
+    ordinary gradient: winner takes all.
+
+    Args:
+        pool: the MaxPooling / GlobalMaxPooling layer (its `call` is the pooling).
+        default: the relevance rule used outside a `kv.rules.backward_rule` block. Defaults to `None`.
+
+    Example:
+
+    ```python
+    deeplift_model = kv.rewrite(model, "deeplift")  # a MaxPoolSpan after each max pooling
+    ```
+    """
+
+    def __init__(self, pool, default=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool, self.default = pool, default
+
+    def call(self, y, x):
+        baseline = relevance_lib.reference(id(self), x, y)
+        pool, default = self.pool.call, self.default
+
+        @tf.custom_gradient
+        def span(y, x):
+            def backward(g):
+                rule = rules_lib.active_relevance(default)
+                if not isinstance(rule, relevance_lib.DeepLift) or rule.name not in baseline:
+                    return g, None  # the ordinary gradient, through the pooling
+                return None, relevance_lib.deeplift_max_pool(pool, g, x, y, *baseline[rule.name])
+
+            return tf.identity(y), backward
+
+        return span(y, x)
+
+    def compute_output_shape(self, y_shape, x_shape=None):
+        return y_shape
+
+
 def first_linear_layers(model: keras.Model) -> set[int]:
     """Ids of the linear layers with no linear layer between them and `model`'s inputs.
 
@@ -315,6 +363,8 @@ class Spans:
         if _keeps_sign(layer, args, self._nonnegative):
             self._nonnegative.update(id(t) for t in keras.tree.flatten(outputs))
         outputs = self._track(layer, args, outputs)
+        if isinstance(layer, _MAX_POOLING) and args and id(args[0]) in self._passed:
+            return self._after_max_pool(layer, args[0], outputs)
         activation = getattr(layer, "activation", None)
         if isinstance(layer, LINEAR_LAYERS) and activation not in (keras.activations.linear, None):
             self.unsupported.append(f"{layer.name} ({type(layer).__name__} with a fused {activation.__name__})")
@@ -342,6 +392,15 @@ class Spans:
         return outputs
 
 
+    def _after_max_pool(self, layer, x, outputs):
+        """A max pooling's output behind a `MaxPoolSpan` (DeepLIFT's Rescale), keeping what is known of it."""
+        result = MaxPoolSpan(layer, default=self.default, name=f"{layer.name}{SUFFIX}")(outputs, x)
+        self._passed.add(id(result))
+        if id(outputs) in self._nonnegative:
+            self._nonnegative.add(id(result))
+        return result
+
+
 #: Layers whose output is >= 0 where all their inputs are (they select, average, move or add values).
 _SIGN_KEEPING = tuple(
     getattr(keras.layers, name)
@@ -357,6 +416,12 @@ _SIGN_KEEPING = tuple(
 )
 
 
+_MAX_POOLING = tuple(
+    getattr(keras.layers, name)
+    for name in ("MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+                 "GlobalMaxPooling3D")
+    if hasattr(keras.layers, name)
+)
 _RESCALING = tuple(getattr(keras.layers, n) for n in ("Rescaling", "Normalization") if hasattr(keras.layers, n))
 
 

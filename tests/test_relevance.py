@@ -153,6 +153,29 @@ def lrp_reference(model, x, target, rule):
     return r.reshape(x.shape)
 
 
+def deeplift_pool(g, a, a0, shape, kind):
+    """Multipliers at a 2×2 pooling's input: the gradient (average); Captum's Rescale (max).
+
+    Max: with t = max(y, y₀), the image's winner gets g·(t − y₀), the baseline's g·(y − t); each
+    input's multiplier is its share / Δa (the gradient where |Δa| < 1e-7).
+    """
+    h, w, c = shape
+    y, blocks = pool(a, shape, "maxpool")
+    y0, blocks0 = pool(a0, shape, "maxpool")
+    g = g.reshape(h // 2, w // 2, c, 1)
+    if kind == "avgpool":
+        m = np.broadcast_to(g / 4, blocks.shape)
+    else:
+        y, y0 = y.reshape(g.shape), y0.reshape(g.shape)
+        top = np.maximum(y, y0)
+        win, win0 = (np.arange(4) == b.argmax(-1)[..., None] for b in (blocks, blocks0))  # first winner, as TF
+        share = g * ((top - y0) * win + (y - top) * win0)
+        da = blocks - blocks0
+        near = np.abs(da) < 1e-7
+        m = np.where(near, g * win, share / np.where(near, 1, da))
+    return m.reshape(h // 2, w // 2, c, 2, 2).transpose(0, 3, 1, 4, 2).reshape(-1)
+
+
 def deeplift_reference(model, x, x0, target):
     steps = numpy_net(model)
     acts, base = forward(steps, x), forward(steps, x0)
@@ -167,7 +190,7 @@ def deeplift_reference(model, x, x0, target):
             quotient = (acts[i + 1] - base[i + 1]) / np.where(np.abs(dz) < 1e-7, 1, dz)
             g = g * np.where(np.abs(dz) < 1e-7, (acts[i] > 0).astype(float), quotient)
         else:
-            raise AssertionError("no pooling in the DeepLIFT nets")
+            g = deeplift_pool(g, acts[i], base[i], step[1], step[0])
     return ((x - x0).reshape(-1) * g).reshape(x.shape)
 
 
@@ -284,6 +307,25 @@ def test_deeplift_sums_to_delta_on_a_conv_net_with_average_pooling():
     scores = model(x).numpy()[np.arange(3), [0, 1, 2]]
     base = model(np.zeros_like(x)).numpy()[np.arange(3), [0, 1, 2]]
     np.testing.assert_allclose(maps.reshape(3, -1).sum(1), scores - base, atol=1e-3)
+
+
+def test_deeplift_through_max_pooling_matches_the_reference_and_sums_to_delta():
+    model = conv_net(seed=4, pooling="max")  # conv, ReLU, 2x2 max pooling, conv, ReLU, average pooling, dense
+    for weight in model.weights:
+        weight.assign(weight * 3.0)  # scores differ by more than the 1e-3 the sums are checked to
+    x = images((7, 7, 2), n=3, seed=4)
+    baseline = np.random.default_rng(5).uniform(-1, 1, (7, 7, 2)).astype(np.float32)
+    rule = kv.rules.DeepLift(baseline=baseline)
+    maps = kv.visualize(model, x, rules=(rule, "saliency"), target=[0, 1, 2], progress=False)
+    delta = model(x).numpy()[np.arange(3), [0, 1, 2]] - model(baseline[None]).numpy()[0, [0, 1, 2]]
+    assert np.abs(delta).min() > 0.1
+    np.testing.assert_allclose(maps[rule.name].reshape(3, -1).sum(1), delta, atol=1e-3)
+    for i, target in enumerate([0, 1, 2]):
+        np.testing.assert_allclose(maps[rule.name][i], deeplift_reference(model, x[i], baseline, target),
+                                   atol=1e-5)
+    # the spans after the max poolings leave the other rules' gradient alone
+    plain = kv.visualize(model, x, rules=("saliency",), target=[0, 1, 2], progress=False)["saliency"]
+    np.testing.assert_allclose(maps["saliency"], plain, rtol=1e-6, atol=1e-7)
 
 
 # -- the engine: one call, several rules; targets; methods ---------------------------------
