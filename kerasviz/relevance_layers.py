@@ -138,9 +138,11 @@ class RelevanceLayer(keras.layers.Layer):
     are float32 arithmetic on the reduced-precision forward values, and the
     relevance they hand down is cast back to the model's type.
 
-    They hold references to the layers they stand behind (and the rule
-    object), so a model rewritten for a relevance rule is not saved to
-    `.keras`: rewrite the loaded model instead.
+    They read the variables of the layers they stand behind (a Keras
+    config cannot name another layer of the model) and hold the rule
+    object, so a model rewritten for a relevance rule cannot be saved:
+    `get_config` raises an `UnsupportedModelError` that says to save the
+    original model and rewrite the loaded one.
 
     Example:
 
@@ -152,6 +154,15 @@ class RelevanceLayer(keras.layers.Layer):
 
     def __init__(self, **kwargs):
         super().__init__(**{**kwargs, "dtype": "float32"})
+
+    def get_config(self) -> dict:
+        raise UnsupportedModelError(
+            "kerasviz: a model rewritten for a relevance rule (LRP, DeepLIFT) cannot be saved or cloned: its "
+            f"{type(self).__name__} layers read the variables of the layers they stand behind, which a Keras "
+            "config cannot refer to. Save the original model instead (model.save('model.keras')), load it, "
+            "and call kv.rewrite or kv.Visualizer on the loaded model: the maps are the same. "
+            f"Received: layer {self.name!r} ({type(self).__name__})"
+        )
 
 
 class RelevancePass(RelevanceLayer):

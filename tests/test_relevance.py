@@ -328,6 +328,25 @@ def test_deeplift_through_max_pooling_matches_the_reference_and_sums_to_delta():
     np.testing.assert_allclose(maps["saliency"], plain, rtol=1e-6, atol=1e-7)
 
 
+# -- saving ------------------------------------------------------------------------------
+
+def test_saving_a_model_rewritten_for_relevance_is_refused_with_the_way_out(tmp_path):
+    model = conv_net(seed=6)
+    x = images((7, 7, 2), n=2, seed=6)
+    rules = ("lrp-epsilon-plus-flat", "deeplift")
+    for rewritten in (kv.rewrite(model, "lrp-epsilon-plus-flat"), kv.Visualizer(model, rules).model):
+        with pytest.raises(kv.errors.UnsupportedModelError,
+                           match=r"cannot be saved or cloned: its RelevanceSpan layers .* Save the original model "
+                                 r"instead .* Received: layer '.*_kerasviz_relevance' \(RelevanceSpan\)$"):
+            keras.saving.save_model(rewritten, tmp_path / "rewritten.keras")
+    model.save(tmp_path / "model.keras")  # the way out: the original model, rewritten after loading
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    expected = kv.visualize(model, x, rules=rules, target=1, progress=False)
+    got = kv.visualize(loaded, x, rules=rules, target=1, progress=False)
+    for rule in rules:
+        np.testing.assert_array_equal(got[rule], expected[rule])
+
+
 # -- the engine: one call, several rules; targets; methods ---------------------------------
 
 def test_one_call_with_several_rules_equals_separate_calls():
