@@ -12,7 +12,13 @@ repository's.
 - Bash blocks run with `bash -e` in the page's directory, `kerasviz` and
   `python` being this checkout's. Install commands (`pip install ...`,
   `apt-get ...`) are left out of a line's `&&` chain: they install what the
-  test environment already has.
+  test environment already has. A block of plain `kerasviz ...` (or
+  `python -m kerasviz ...`) lines, with no pipes, redirections or variables,
+  runs each line through `kerasviz.cli.main` in this process instead, which
+  is what the command runs, without a TensorFlow start-up per line; it must
+  return 0.
+- A block of `kerasviz` commands that an earlier page's block runs, every
+  one of them (docs/index.md repeats README's), is skipped, naming that block.
 - A block directly preceded by the line `<!-- not-tested: <reason> -->` is
   skipped with that reason in the test report (`pytest -rs` lists them).
 
@@ -22,8 +28,11 @@ that exits non-zero, fails its test with the page and line.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -122,16 +131,70 @@ def _shell_script(code: str) -> str:
     return "\n".join(kept) + "\n"
 
 
+_SHELL_SYNTAX = re.compile(r"[|<>;&$`(){}]")
+
+
+def kerasviz_commands(script: str) -> list[list[str]] | None:
+    """The argument lists of a script made only of `kerasviz` commands, else `None`."""
+    commands = []
+    for line in script.splitlines():
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        if _SHELL_SYNTAX.search(line.split("#")[0].replace('"', "").replace("'", "").replace("*", "")):
+            return None
+        if words[0] == "kerasviz":
+            commands.append(words[1:])
+        elif words[:3] == ["python", "-m", "kerasviz"]:
+            commands.append(words[3:])
+        else:
+            return None
+    return commands or None
+
+
+def _run_in_process(commands: list[list[str]], where: str) -> None:
+    """Each command through `kerasviz.cli.main`, as the `kerasviz` script runs it; each must return 0."""
+    from kerasviz import cli
+
+    for argv in commands:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cli.main(argv)
+            except SystemExit as done:  # --help
+                status = done.code or 0
+        assert status == 0, f"{where}: kerasviz {shlex.join(argv)} returned {status}:\n{out.getvalue()[-3000:]}\n" \
+                            f"{err.getvalue()[-3000:]}"
+
+
+def _first_run(page: Path, language: str, code: str) -> str | None:
+    """Where an earlier page's block that runs has every command of this bash block, if one has."""
+    commands = kerasviz_commands(_shell_script(code)) if language == "bash" else None
+    if commands is None:
+        return None
+    for earlier in PAGES[:PAGES.index(page)]:
+        for other_language, other_code, line, reason in blocks(earlier):
+            ran = kerasviz_commands(_shell_script(other_code)) if other_language == "bash" and reason is None else None
+            if ran is not None and all(command in ran for command in commands):
+                return f"{earlier.relative_to(ROOT)}, block at line {line}"
+    return None
+
+
 @pytest.mark.parametrize("page, index", CASES)
 def test_doc_block_runs_as_written(page, index, tmp_path_factory, monkeypatch):
     language, code, line, reason = blocks(page)[index]
     where = f"{page.relative_to(ROOT)}, block at line {line}"
     if reason is not None:
         pytest.skip(f"not tested ({where}): {reason}")
+    if (same := _first_run(page, language, code)) is not None:
+        pytest.skip(f"not tested again ({where}): the same commands as {same}, which runs")
     state = _page(page, tmp_path_factory)
     monkeypatch.chdir(state.folder)
     if language == "python":
         exec(compile(code, f"<{where}>", "exec"), state.namespace)  # noqa: S102 - the docs' own code
+        return
+    if (commands := kerasviz_commands(_shell_script(code))) is not None:
+        _run_in_process(commands, where)
         return
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -145,5 +208,12 @@ def test_blocks_are_found_with_their_not_tested_reasons(tmp_path):
     page.write_text("text\n\n```python\nx = 1\n```\n\n<!-- not-tested: needs a cluster -->\n```bash\n"
                     "ray start --head\n```\n\n```text\nnot code\n```\n")
     assert blocks(page) == [("python", "x = 1\n", 3, None), ("bash", "ray start --head\n", 8, "needs a cluster")]
+    assert kerasviz_commands("kerasviz explain a.jpg --size 64   # a comment\npython -m kerasviz view s --html o\n") \
+        == [["explain", "a.jpg", "--size", "64"], ["view", "s", "--html", "o"]]
+    assert kerasviz_commands('kerasviz explain "photos/**/*.jpg" --out m.zarr\n') == [["explain", "photos/**/*.jpg",
+                                                                                         "--out", "m.zarr"]]
+    for script in ("kerasviz explain | head\n", "kerasviz explain > log\n", "ray start --head\n",
+                   "kerasviz explain $IMAGES\n", "\n"):
+        assert kerasviz_commands(script) is None, script
     assert _shell_script('pip install . && kerasviz explain\napt-get update && apt-get install -y x\n'
                          'kerasviz explain a \\\n  --out b\n') == "kerasviz explain\nkerasviz explain a    --out b\n"
