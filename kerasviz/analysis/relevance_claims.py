@@ -91,6 +91,13 @@ class Measure:
         filters: the records it reads (`kerasviz.analysis.records.select`).
         bound: GBP's side of the claim's bound (at least this), or None.
         lowest: the lowest per-step mean (`claims.lowest_step`) instead of the mean.
+
+    Example:
+
+    ```python
+    c9 = Measure("C9", "class-pair SSIM", {"experiment": "E6", "metric": "ssim"}, bound=0.9)
+    c9.value(records, "lrp-zplus")  # (0.97, 336): the mean and how many records
+    ```
     """
 
     claim: str
