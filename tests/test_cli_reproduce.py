@@ -44,11 +44,70 @@ def test_reproduce_quick_writes_every_claim_the_report_and_the_figures(tmp_path,
     for claim in payload["claims"]:  # one table row per (claim, net), the verdict of that net's records
         net = claim["net"] or "random nets"
         assert any(line.startswith(f"| {claim['id']} | {claim['claim']} | {net} | ") for line in text.splitlines())
+    _check_relevance_section(payload, text, nets)
     page = (out / "REPORT.html").read_text(encoding="utf-8")
     figures = text.count("\n![")
     assert figures >= 6 and page.count("<img ") == figures == page.count('src="data:image/png;base64,')
     printed = capsys.readouterr().out
     assert " hold" in printed and " C11  " in printed and str(out / "REPORT.html") in printed
+
+
+def _check_relevance_section(payload, text, nets):
+    """The relevance rules' rows: one table for the random nets and one per trained net, a finite number per cell."""
+    section = payload["relevance"]
+    rules = list(reproduce.QUICK.relevance_rules)
+    assert rules and section["rules"] == rules
+    assert [t["net"] for t in section["tables"]] == [None, *nets]
+    for table in section["tables"]:
+        assert [row["rule"] for row in table["rows"]] == ["saliency", "guided", *rules]
+        for row in table["rows"]:
+            assert len(row["cells"]) == len(table["measures"])
+            assert all(isinstance(c["mean"], float) and -1 <= c["mean"] <= 1 for c in row["cells"]), row
+    heading = "## Relevance rules (LRP, DeepLIFT) on C1 and C8–C10"
+    assert heading in text
+    own = text.split(heading)[1].split("\n## ")[0]
+    assert own.count("\n| saliency | ") == len(section["tables"]) and "not measured" not in own
+    assert all(own.count(f"\n| {rule} | ") == len(section["tables"]) for rule in rules)
+
+
+def test_relevance_rules_are_checked_before_anything_runs(tmp_path):
+    import dataclasses
+
+    from kerasviz.errors import InvalidArgumentError
+
+    settings = dataclasses.replace(reproduce.SMOKE, relevance_rules=("gbp",))
+    with pytest.raises(InvalidArgumentError, match="Settings.relevance_rules lists named relevance rules"):
+        reproduce.reproduce(settings, out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_plan_maps_the_relevance_rules_where_the_section_reads_them():
+    """E2 at N = 64, the random VGG-16, E5 cascading, E6 and E7 carry the relevance rules; nothing else does."""
+    import dataclasses
+
+    from kerasviz.analysis import experiments as ex
+
+    calls = []
+
+    def spy(name):
+        def record_rules(*args, rules=ex.RULES, **kwargs):
+            calls.append((name, kwargs.get("filters", kwargs.get("protocols")), tuple(rules)))
+            return []
+        return record_rules
+
+    settings = dataclasses.replace(reproduce.SMOKE, relevance_rules=("lrp-zplus",), protocols=("part", "only"))
+    net = reproduce.load_trained("random", settings.image_names)
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("e2_random_cnn", "e4_random_vgg", "e5_randomization", "e6_class_pairs", "e7_adversarial"):
+            patch.setattr(ex, name, spy(name))
+        for step in reproduce.plan(settings, net, []):
+            if not step.label.startswith(("E1", "E3", "E4 trained", "figure")):
+                step.run()
+    with_relevance = (*ex.RULES, "lrp-zplus")
+    assert calls == [("e2_random_cnn", (4,), ex.RULES), ("e2_random_cnn", (64,), with_relevance),
+                     ("e4_random_vgg", None, with_relevance), ("e5_randomization", ("part",), with_relevance),
+                     ("e5_randomization", ("only",), ex.RULES), ("e6_class_pairs", None, with_relevance),
+                     ("e7_adversarial", None, with_relevance)]
 
 
 def test_imagenet_weights_offline_give_a_clear_error_not_a_traceback(tmp_path, monkeypatch, capsys):

@@ -10,6 +10,7 @@
 | `experiments` | the paper's setups E1–E7, as tidy records |
 | `records` | the record format: build, select, mean ± sd |
 | `claims` | the verdicts of C1–C11 on records |
+| `relevance_claims` | the relevance rules (LRP, DeepLIFT) on C1 and C8–C10, beside GBP: measured rows |
 | `figures` | the report's figures |
 | `grid` | the paper-style grid: one photo through every network |
 | `report` | results.json and REPORT.md |
@@ -40,6 +41,7 @@ _SUBMODULES = (
     "metrics",
     "precision_report",
     "records",
+    "relevance_claims",
     "report",
     "reproduce",
     "sanity",

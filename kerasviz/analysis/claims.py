@@ -66,6 +66,7 @@ __all__ = [
     "evaluate",
     "evaluate_claim",
     "input_independence_curve",
+    "lowest_step",
     "trained_nets",
 ]
 
@@ -345,6 +346,36 @@ def _c7(records):
                   "mean Pearson r over seeds × images", f"r(GBP, x) > r(Sal, x) + {gap}", checks)
 
 
+def lowest_step(records: Sequence[Record], rule: str) -> tuple[float | None, str | None]:
+    """The lowest mean over E5's steps of one rule's records, and the label of that step.
+
+    C8 reads it on the steps where the first conv block is still trained:
+    a map that ignores the learned weights stays high at every one of them.
+
+    Args:
+        records: E5 records of one metric (and one net), e.g. those with
+            `lowest_trained=True`.
+        rule: the rule whose per-step means are compared.
+
+    Returns:
+        `(mean, layer)` of the step with the lowest mean over seeds ×
+        images, or `(None, None)` without records of `rule`.
+
+    Example:
+
+    ```python
+    held = records.select(rows, experiment="E5", setting="part", metric="ssim", lowest_trained=True)
+    claims.lowest_step(held, "guided")  # (0.62, "block2_conv1")
+    ```
+    """
+    worst, worst_label = None, None
+    for step, label in sorted({(r["step"], r["layer"]) for r in records}):
+        mean, _, _ = _stats(records, rule=rule, step=step)
+        if mean is not None and (worst is None or mean < worst):
+            worst, worst_label = mean, label
+    return worst, worst_label
+
+
 def _c8(records):
     th = THRESHOLDS
     part = _select(records, experiment="E5", setting="part", metric="ssim")
@@ -352,12 +383,7 @@ def _c8(records):
     held_steps = sorted({(r["step"], r["layer"]) for r in held})
     checks = []
     for rule in ("guided", "deconvnet"):
-        worst = None
-        worst_label = None
-        for step, label in held_steps:
-            mean, _, _ = _stats(held, rule=rule, step=step)
-            if mean is not None and (worst is None or mean < worst):
-                worst, worst_label = mean, label
+        worst, worst_label = lowest_step(held, rule)
         check = _check(f"min SSIM({RULE_SHORT[rule]}) while block 1 is trained", worst, ">=", th["c8_high"],
                        n=len(held_steps))
         if worst_label:

@@ -2,8 +2,11 @@
 
 Every function builds or takes the networks, computes saliency, DeconvNet and
 GBP maps with one `kv.Visualizer` (one forward pass shared by the three
-rules), measures them with `kerasviz.analysis.metrics` and returns a list of
-**records** (`kerasviz.analysis.records`), one number each:
+rules; E2, E4's random VGG-16 and E5–E7 take `rules=` to add relevance rules
+such as `"lrp-zplus"` and `"deeplift"`, whose maps are multiplied by the
+sign of their logit before they are measured), measures them with
+`kerasviz.analysis.metrics` and returns a list of **records**
+(`kerasviz.analysis.records`), one number each:
 
 ```python
 {"experiment": "E2", "setting": "cnn", "param": 64, "seed": 0, "image": "chelsea",
@@ -75,7 +78,7 @@ from kerasviz.analysis.theory import theory_curve  # kept importable from here
 from kerasviz.errors import InvalidArgumentError, InvalidInputError
 from kerasviz.randomization import cascade_steps  # kept importable from here
 from kerasviz.randomization import randomized_weights
-from kerasviz.rules import RULES
+from kerasviz.rules import RULES, relevance_rules
 from kerasviz.targets import random_other_classes
 from kerasviz.visualizer import Visualizer
 
@@ -161,6 +164,21 @@ def _check_seeds(seeds) -> tuple[int, ...]:
     return out
 
 
+def _signed(maps: dict[str, np.ndarray], viz: Visualizer, images: np.ndarray,
+            classes: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The relevance rules' maps times the sign of their logits (`metrics.signed_by_score`), the others as given.
+
+    `classes` are the explained logits, one per image (`None`: the max logit).
+    Without a relevance rule among `maps` no forward pass is run.
+    """
+    relevance = relevance_rules(tuple(maps))
+    if not relevance:
+        return maps
+    logits = viz.predict(images)
+    scores = logits.max(axis=-1) if classes is None else logits[np.arange(len(logits)), classes]
+    return {rule: metrics.signed_by_score(m, scores) if rule in relevance else m for rule, m in maps.items()}
+
+
 def _recovery_records(
     experiment: str,
     setting: str,
@@ -219,13 +237,14 @@ def _random_net_records(
     names: list[str],
     independence_class: int | None,
     batch_size: int = 8,
+    rules: Sequence[str] = RULES,
     **extra,
 ) -> list[Record]:
     out = []
     for seed in seeds:
         out += _one_random_net(build(seed), images, x, x_tilde, experiment=experiment, setting=setting,
                                param=param, seed=seed, names=names, independence_class=independence_class,
-                               batch_size=batch_size, **extra)
+                               batch_size=batch_size, rules=rules, **extra)
         # A Keras model and its Visualizer form reference cycles: only the cyclic
         # collector frees them, so without this the previous net (3.4 GB for the
         # 70k-unit FC) is still alive while the next one is built.
@@ -234,12 +253,13 @@ def _random_net_records(
 
 
 def _one_random_net(net, images, x, x_tilde, *, experiment, setting, param, seed, names, independence_class,
-                    batch_size, **extra) -> list[Record]:
-    viz = Visualizer(net, rules=RULES, batch_size=batch_size)
-    maps = viz(images, target="max", progress=False)
+                    batch_size, rules, **extra) -> list[Record]:
+    viz = Visualizer(net, rules=tuple(rules), batch_size=batch_size)
+    maps = _signed(viz(images, target="max", progress=False), viz, images)
     out = _recovery_records(experiment, setting, param, seed, names, maps, x, x_tilde, **extra)
     if independence_class is not None and len(images) > 1:
-        fixed = viz(images, target=int(independence_class), progress=False)
+        fixed_class = np.full(len(images), int(independence_class))
+        fixed = _signed(viz(images, target=int(independence_class), progress=False), viz, images, fixed_class)
         reference = x_tilde if x_tilde is not None else x
         out += _independence_records(experiment, setting, param, seed, names, fixed, reference, **extra)
     return out
@@ -316,6 +336,7 @@ def e2_random_cnn(
     num_classes: int = 10,
     independence_class: int | None = 0,
     names: Sequence[str] | None = None,
+    rules: Sequence[str] = RULES,
 ) -> list[Record]:
     """E2: the random 3-layer CNN (7×7 conv, N filters, zero biases) vs N.
 
@@ -334,6 +355,10 @@ def e2_random_cnn(
         independence_class: the logit whose maps M6 compares, or `None` to
             skip M6. Defaults to `0`.
         names: one name per image. Defaults to `image0`, ...
+        rules: the rules mapped, in one `kv.Visualizer` (one forward pass):
+            the paper's three, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`...) whose maps are multiplied by the sign of their
+            logit (`metrics.signed_by_score`). Defaults to `RULES`.
 
     Returns:
         A list of records (experiment `"E2"`).
@@ -352,7 +377,7 @@ def e2_random_cnn(
         out += _random_net_records(
             lambda seed, n=n_filters: zoo.cnn3(filters=n, input_shape=shape, num_classes=num_classes, seed=seed),
             images, x, x_tilde, experiment="E2", setting="cnn", param=int(n_filters), seeds=seeds,
-            names=names, independence_class=independence_class, size=shape[0],
+            names=names, independence_class=independence_class, size=shape[0], rules=rules,
         )
     return out
 
@@ -406,6 +431,7 @@ def e4_random_vgg(
     num_classes: int = 10,
     init: str = "paper",
     names: Sequence[str] | None = None,
+    rules: Sequence[str] = RULES,
 ) -> list[Record]:
     """E4: recovery by a random VGG-16 (the paper's init unless `init="keras"`).
 
@@ -420,6 +446,10 @@ def e4_random_vgg(
         init: `"paper"` (TruncatedNormal std 0.1, dense biases 1) or `"keras"`.
             Defaults to `"paper"`.
         names: one name per image.
+        rules: the rules mapped, in one `kv.Visualizer` (one forward pass):
+            the paper's three, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`...) whose maps are multiplied by the sign of their
+            logit (`metrics.signed_by_score`). Defaults to `RULES`.
 
     Returns:
         A list of records (experiment `"E4"`).
@@ -430,7 +460,7 @@ def e4_random_vgg(
     return _random_net_records(
         lambda seed: zoo.vgg16(init=init, input_shape=shape, num_classes=num_classes, seed=seed),
         images, x, x_tilde, experiment="E4", setting="vgg16_random", param=None, seeds=seeds,
-        names=names, independence_class=None, batch_size=4, size=shape[0],
+        names=names, independence_class=None, batch_size=4, size=shape[0], rules=rules,
     )
 
 
@@ -481,13 +511,13 @@ class _RandomizedMaps:
     that stays random from one step to the next is left as it is.
     """
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, rules: Sequence[str] = RULES):
         self.model = model
         self.work = zoo.randomize(model, [])
         self.layers = zoo.weight_layers(self.work)
         self.trained = [layer.get_weights() for layer in zoo.weight_layers(model)]
         self.random: dict[int, tuple[int, str]] = {}  # layer index -> (seed, init) of its values
-        self.viz = Visualizer(self.work, rules=RULES, batch_size=16)
+        self.viz = Visualizer(self.work, rules=tuple(rules), batch_size=16)
 
     def __call__(self, layers, seed, init, images, classes) -> dict[str, np.ndarray]:
         wanted = {int(i) % len(self.layers) for i in layers}  # indices into weight_layers
@@ -498,7 +528,7 @@ class _RandomizedMaps:
         for index, values in randomized_weights(self.model, new, seed=seed, init=init).items():
             self.layers[index].set_weights(values)
             self.random[index] = (seed, init)
-        return self.viz(images, target=classes, progress=False)
+        return _signed(self.viz(images, target=classes, progress=False), self.viz, images, classes)
 
 
 def _lowest_block_and_head(model: keras.Model) -> tuple[set[int], set[int]]:
@@ -523,6 +553,7 @@ def e5_randomization(
     init: str = "paper",
     names: Sequence[str] | None = None,
     on_step: Callable[[str], None] | None = None,
+    rules: Sequence[str] = RULES,
 ) -> list[Record]:
     """E5: similarity of each rule's map to the trained net's as layers are randomized.
 
@@ -546,6 +577,10 @@ def e5_randomization(
             `"paper"`.
         names: one name per image.
         on_step: called with a description after each randomized model.
+        rules: the rules mapped, in one `kv.Visualizer` (one forward pass):
+            the paper's three, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`...) whose maps are multiplied by the sign of their
+            logit in its own net (`metrics.signed_by_score`). Defaults to `RULES`.
 
     Returns:
         A list of records (experiment `"E5"`).
@@ -554,10 +589,10 @@ def e5_randomization(
     names = _names(images, names)
     seeds = _check_seeds(seeds)
     lowest, head = _lowest_block_and_head(model)
-    viz = Visualizer(model, rules=RULES, batch_size=16)
+    viz = Visualizer(model, rules=tuple(rules), batch_size=16)
     classes = viz.predict(images).argmax(axis=-1).astype(np.int64)
-    trained = viz(images, target=classes, progress=False)
-    randomized = _RandomizedMaps(model)
+    trained = _signed(viz(images, target=classes, progress=False), viz, images, classes)
+    randomized = _RandomizedMaps(model, rules)
     out: list[Record] = []
     for protocol in protocols:
         steps = cascade_steps(model, protocol)
@@ -565,7 +600,7 @@ def e5_randomization(
             for position, (k, layers, label) in enumerate(steps):
                 maps = randomized(layers, seed, init, images, classes)
                 for i, name in enumerate(names):
-                    for rule in RULES:
+                    for rule in trained:
                         sim = metrics.map_similarity(trained[rule][i], maps[rule][i])
                         out.extend(
                             record("E5", protocol, k, seed, name, rule, metric, sim[metric],
@@ -599,6 +634,7 @@ def e6_class_pairs(
     *,
     seed: int = 0,
     names: Sequence[str] | None = None,
+    rules: Sequence[str] = RULES,
 ) -> list[Record]:
     """E6: M5 similarity between maps of different classes of the same image.
 
@@ -615,13 +651,17 @@ def e6_class_pairs(
             (docs/paper.md, setup E6: ≥ 20). With 10 classes, 45 gives every pair.
         seed: seed of the class draw. Defaults to `0`.
         names: one name per image.
+        rules: the rules mapped, in one `kv.Visualizer` (one forward pass):
+            the paper's three, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`...) whose maps are multiplied by the sign of their
+            logit (`metrics.signed_by_score`). Defaults to `RULES`.
 
     Returns:
         A list of records (experiment `"E6"`).
     """
     images = np.asarray(images, np.float32)
     names = _names(images, names)
-    viz = Visualizer(model, rules=RULES, batch_size=16)
+    viz = Visualizer(model, rules=tuple(rules), batch_size=16)
     num_classes = viz.num_classes
     if num_classes < 2:
         raise InvalidInputError(
@@ -631,12 +671,13 @@ def e6_class_pairs(
     predicted = viz.predict(images).argmax(axis=-1)
     others = random_other_classes(predicted, num_classes, k - 1, seed)
     classes = np.concatenate([predicted[:, None], others], axis=1).astype(np.int64)
-    per_class = [viz(images, target=classes[:, j], progress=False) for j in range(k)]
+    per_class = [_signed(viz(images, target=classes[:, j], progress=False), viz, images, classes[:, j])
+                 for j in range(k)]
     out: list[Record] = []
     for i, name in enumerate(names):
         for a, b in itertools.combinations(range(k), 2):
             pair = f"{classes[i, a]}-{classes[i, b]}"
-            for rule in RULES:
+            for rule in per_class[a]:
                 sim = metrics.class_pair_similarity(per_class[a][rule][i], per_class[b][rule][i])
                 out.extend(
                     record("E6", "class_pairs", k, seed, name, rule, metric, sim[metric],
@@ -661,6 +702,7 @@ def e7_adversarial(
     max_epsilon: float = 64.0,
     seed: int = 0,
     names: Sequence[str] | None = None,
+    rules: Sequence[str] = RULES,
 ) -> list[Record]:
     """E7: M7 similarity between the maps of x and of an FGSM x_adv.
 
@@ -686,6 +728,10 @@ def e7_adversarial(
         max_epsilon: the largest ε tried, in grey levels. Defaults to `64`.
         seed: the image-set seed recorded. Defaults to `0`.
         names: one name per image.
+        rules: the rules mapped, in one `kv.Visualizer` (one forward pass):
+            the paper's three, and relevance rules (`"lrp-zplus"`,
+            `"deeplift"`...) whose maps are multiplied by the sign of their
+            logit (`metrics.signed_by_score`). Defaults to `RULES`.
 
     Returns:
         A list of records (experiment `"E7"`).
@@ -694,8 +740,8 @@ def e7_adversarial(
     level = (hi - lo) / 255.0
     x = adversarial.quantize(images, (lo, hi))
     names = _names(x, names)
-    viz = Visualizer(model, rules=RULES, batch_size=16)
-    maps_x = viz(x, target="max", progress=False)
+    viz = Visualizer(model, rules=tuple(rules), batch_size=16)
+    maps_x = _signed(viz(x, target="max", progress=False), viz, x)
     result = adversarial.minimal_fgsm(model, x, value_range=(lo, hi), step=step, max_epsilon=max_epsilon)
     out: list[Record] = []
     for i, name in enumerate(names):
@@ -710,9 +756,9 @@ def e7_adversarial(
         out.extend(record("E7", "fgsm_min", None, seed, name, "attack", m, v) for m, v in attack.items())
     flipped = np.flatnonzero(result.flipped)
     if flipped.size:
-        maps_adv = viz(result.x_adv[flipped], target="max", progress=False)
+        maps_adv = _signed(viz(result.x_adv[flipped], target="max", progress=False), viz, result.x_adv[flipped])
         for row, i in enumerate(flipped):
-            for rule in RULES:
+            for rule in maps_x:
                 sim = metrics.adversarial_stability(
                     maps_x[rule][i], maps_adv[rule][row], epsilon=float(result.epsilon[i]),
                     linf=float(result.linf[i]), class_x=int(result.class_x[i]),
@@ -726,10 +772,10 @@ def e7_adversarial(
     direction = adversarial.fgsm_direction(model, x)
     for eps in fixed_epsilons:
         x_adv, flips = adversarial.fgsm(model, x, float(eps) * level, value_range=(lo, hi), direction=direction)
-        maps_adv = viz(x_adv, target="max", progress=False)
+        maps_adv = _signed(viz(x_adv, target="max", progress=False), viz, x_adv)
         for i, name in enumerate(names):
             out.append(record("E7", "fgsm_fixed", float(eps), seed, name, "attack", "flipped", float(flips[i])))
-            for rule in RULES:
+            for rule in maps_x:
                 sim = metrics.map_similarity(maps_x[rule][i], maps_adv[rule][i])
                 out.extend(
                     record("E7", "fgsm_fixed", float(eps), seed, name, rule, m, sim[m])

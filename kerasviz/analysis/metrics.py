@@ -18,6 +18,7 @@ The definitions are those of the docs' analysis page (docs/analysis.md, "Metrics
 | Sixt et al. 2020 | `random_logit_ssim`, `cosine_similarity` |
 | Kindermans et al. 2019 | `input_shift_invariance` |
 | correlations | `pearson`, `demean_channels` |
+| relevance maps signed by their score, before comparing | `signed_by_score` |
 
 Also importable from here, as before, but defined in their own modules:
 
@@ -87,6 +88,7 @@ __all__ = [
     "random_logit_ssim",
     "cosine_similarity",
     "input_shift_invariance",
+    "signed_by_score",
     "theoretical_recovery",
     "theoretical_recovery_fc",
     "summarize",
@@ -469,6 +471,42 @@ def class_pair_similarity(map_class_a: Any, map_class_b: Any) -> dict[str, float
         map_class_a, map_class_b, ("map_class_a", "map_class_b"), ranks=(3,), hint=_validation.MAP_HINT, where="class_pair_similarity"
     )
     return map_similarity(a, b)
+
+
+def signed_by_score(maps: Any, scores: Any) -> np.ndarray:
+    """Relevance maps times the sign of their scores, so that they can be compared across classes and nets.
+
+    A relevance map (LRP, DeepLIFT) sums to its score, so it carries the
+    score's sign: the maps of a negative and a positive logit are mirror
+    images even when they point at the same pixels. Multiplied by the sign
+    of their scores, the comparisons (M4–M7) measure where the relevance
+    goes, as they do for gradient maps. A score of 0 gives a zero map.
+
+    Args:
+        maps: `(N, ...)` maps, or `(N, K, ...)` for K classes per sample.
+        scores: the explained score of each map: `(N,)`, or `(N, K)`.
+
+    Returns:
+        The signed maps, the dtype of `maps`.
+
+    Raises:
+        InvalidInputError: when `scores`' shape is not the leading axes of `maps`'.
+
+    Example:
+
+    ```python
+    signed_by_score(np.ones((2, 4, 4, 1)), np.array([3.0, -0.5]))[:, 0, 0, 0]  # [1.0, -1.0]
+    ```
+    """
+    maps, scores = np.asarray(maps), np.asarray(scores)
+    if scores.ndim >= maps.ndim or maps.shape[:scores.ndim] != scores.shape:
+        raise InvalidInputError(
+            "signed_by_score needs one score per map: scores shaped like the leading axes of maps, (N,) for "
+            f"(N, H, W, C) maps or (N, K) for (N, K, H, W, C). Received: maps with shape {maps.shape}, scores "
+            f"with shape {scores.shape}"
+        )
+    sign = np.sign(scores).reshape(scores.shape + (1,) * (maps.ndim - scores.ndim))
+    return maps * sign.astype(maps.dtype)
 
 
 def input_independence(map_image1: Any, map_image2: Any) -> float:

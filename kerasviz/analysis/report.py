@@ -2,8 +2,8 @@
 
 | function | writes |
 |---|---|
-| `write_results` | `results.json`: `{"claims": [...], "records": [...], "settings": {...}}` |
-| `write_report` | `REPORT.md`: claim table (C8–C10 per trained net), what the numbers mean, figures with captions, C11's curve, the width study, mean ± sd tables |
+| `write_results` | `results.json`: `{"claims": [...], "records": [...], "settings": {...}}`, and `"relevance"` when given |
+| `write_report` | `REPORT.md`: claim table (C8–C10 per trained net), what the numbers mean, figures with captions, C11's curve, the width study, the relevance rules' rows (`kerasviz.analysis.relevance_claims`), mean ± sd tables |
 | `claim_table`, `plain_words`, `input_independence_table`, `width_table`, `experiment_tables` | its parts |
 | `write_all` | results.json, the figures, REPORT.md and REPORT.html (figures embedded) into one folder |
 
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from kerasviz.analysis import html
+from kerasviz.analysis import html, relevance_claims
 from kerasviz.analysis.figures import (  # re-exported: the figures used to live here
     FIGURES,
     make_figures,
@@ -105,11 +105,13 @@ def write_results(
     claims: Sequence[Mapping],
     records: Sequence[Record],
     settings: Mapping[str, Any] | None = None,
+    relevance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write `results.json`: `{"claims": [...], "records": [...], "settings": {...}}`.
 
     Each claim keeps the keys of `claims.evaluate` (`id`, `claim`, `setting`,
     `metric`, `value`, `threshold`, `holds`, ...). NaN becomes `null`.
+    `relevance` (`relevance_claims.summarize`) is written under `"relevance"`.
 
     Returns:
         The path written.
@@ -118,6 +120,8 @@ def write_results(
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"claims": to_json(list(claims)), "records": to_json(list(records)),
                "settings": to_json(dict(settings or {}))}
+    if relevance is not None:
+        payload["relevance"] = to_json(dict(relevance))
     path.write_text(json.dumps(payload, indent=1, allow_nan=False, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -456,6 +460,7 @@ def write_report(
     *,
     title: str = "kerasviz reproduction of Nie, Zhang & Patel (ICML 2018)",
     preamble: str = "",
+    relevance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write REPORT.md: the claim table, what it means, C11's curve, the width study, figures, tables.
 
@@ -463,7 +468,8 @@ def write_report(
     C8–C10), "What the numbers mean for choosing a method" (`plain_words`),
     "C11 as a curve" (`input_independence_table`), the "Width study"
     (`width_table`, when records of two or more `fashion_vgg` widths exist),
-    the figures with captions and the per-experiment tables.
+    "Relevance rules" (`relevance_claims.markdown` of `relevance`, when
+    given), the figures with captions and the per-experiment tables.
 
     Figures are embedded by their path relative to the report's folder.
 
@@ -506,6 +512,8 @@ def write_report(
                   "C8). On random nets the theory predicts more image recovery with more filters, hence GBP "
                   "maps less sensitive to the class and to the weights; the table shows whether trained nets "
                   "follow.", "", widths, ""]
+    if relevance is not None:
+        parts += ["## Relevance rules (LRP, DeepLIFT) on C1 and C8–C10", "", relevance_claims.markdown(relevance), ""]
     if figures:
         parts += ["## Figures", ""]
         for number, (figure, caption) in enumerate(figures, start=1):
@@ -530,8 +538,11 @@ def write_all(
     grid_rows: Sequence[Mapping] | None = None,
     settings: Mapping[str, Any] | None = None,
     preamble: str = "",
+    relevance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write results.json, the figures, REPORT.md and REPORT.html (the same, figures embedded) into `out_dir`.
+
+    `relevance` (`relevance_claims.summarize`) adds its section to both.
 
     Returns:
         `{"results": path, "report": path, "html": path, "figures": [paths]}`.
@@ -539,8 +550,8 @@ def write_all(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = make_figures(records, out_dir, grid_rows)
-    results = write_results(out_dir / "results.json", claims, records, settings)
-    report = write_report(out_dir / "REPORT.md", claims, records, figures, preamble=preamble)
+    results = write_results(out_dir / "results.json", claims, records, settings, relevance)
+    report = write_report(out_dir / "REPORT.md", claims, records, figures, preamble=preamble, relevance=relevance)
     page = html.write_markdown_page(out_dir / "REPORT.html", report.read_text(encoding="utf-8"),
                                     title="kerasviz reproduction report", base_dir=out_dir)
     return {"results": results, "report": report, "html": page, "figures": [f for f, _ in figures]}

@@ -30,6 +30,18 @@ Fashion-MNIST net alone (to test the pipeline; C8–C10 then say nothing
 about learned weights). `--full` also runs E5 (cascading) and E6 on the
 shipped `fashion_vgg` widths (`Settings.width_study`): how C8's curves and
 C9's class-pair SSIM change with the width of a trained net.
+
+The relevance rules of `Settings.relevance_rules` (LRP composites, DeepLIFT;
+`--quick` maps two, `--full` all seven named ones) are mapped beside the
+paper's three where C1 and C8–C10 read GBP's maps, and the report's section
+"Relevance rules" (`kerasviz.analysis.relevance_claims`) sets their numbers
+beside GBP's and saliency's, with the theory's prediction: measured rows, no
+verdict. Another list, from Python:
+
+```python
+import dataclasses
+settings = dataclasses.replace(reproduce.QUICK, relevance_rules=("lrp-epsilon-plus-flat", "deeplift"))
+```
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from kerasviz.errors import InvalidArgumentError
+from kerasviz.relevance import NAMED
 
 __all__ = [
     "FULL",
@@ -93,6 +106,13 @@ class Settings:
         width_study: run E5 (cascading) and E6 on every shipped
             `fashion_vgg` width (`kv.zoo.FASHION_VGG_WIDTHS`) for the width
             study.
+        relevance_rules: named relevance rules (`kv.relevance.NAMED`:
+            `"lrp-zplus"`, `"deeplift"`...) mapped beside the paper's three
+            in E2 (N = `reference_filters`), the random VGG-16 and, on each
+            trained net, E5 (cascading), E6 and E7; the report's section
+            "Relevance rules" (`kerasviz.analysis.relevance_claims`) sets
+            them against GBP and saliency. Empty: no relevance rule, no
+            section.
         notes: how this mode departs from the paper's setup.
     """
 
@@ -116,6 +136,7 @@ class Settings:
     fixed_epsilons: tuple[float, ...] = (1, 2, 4, 8)
     trained_nets: tuple[str, ...] = ("fashion_cnn", "fashion_vgg")
     width_study: bool = False
+    relevance_rules: tuple[str, ...] = tuple(NAMED)
     notes: tuple[str, ...] = ()
 
 
@@ -142,6 +163,7 @@ QUICK = Settings(
     trained_images=8,
     protocols=("part",),
     class_pairs=20,
+    relevance_rules=("lrp-zplus", "deeplift"),
     notes=(
         "E2, E3 and the random VGG-16 (E4) run at 64×64 instead of 224×224: the theory's S = N/(π²C) does not "
         "depend on the image size (only the sampling noise of r does).",
@@ -151,6 +173,7 @@ QUICK = Settings(
         "2 seeds × 4 photos for E1–E4 and 2 seeds × 8 Fashion-MNIST test images for E4–E7 (the paper: "
         "≥ 3 × ≥ 4); E5 runs the cascading protocol only; E6 uses 21 class pairs per image.",
         "Random nets have 10 logits (VGG-16 too): one logit's map does not depend on the others.",
+        "Two relevance rules (lrp-zplus, deeplift) beside the paper's three; --full maps all seven named ones.",
     ),
 )
 
@@ -198,6 +221,7 @@ SMOKE = Settings(
     fgsm_max=32.0,
     fixed_epsilons=(2,),
     trained_nets=("fashion_cnn",),
+    relevance_rules=("lrp-zplus",),
     notes=("Smoke test of the pipeline: tiny settings, one seed, two images; the verdicts mean little.",),
 )
 
@@ -348,11 +372,14 @@ def plan(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], grid: l
         return photos[size]
 
     names = list(s.image_names)
+    with_relevance = (*ex.RULES, *s.relevance_rules)
     steps: list[Step] = []
     for n_filters in s.cnn_filters:
+        rules = with_relevance if n_filters == s.reference_filters else ex.RULES
         for seed in s.seeds:
-            steps.append(Step(f"E2 CNN N={n_filters} seed {seed}", lambda n=n_filters, seed=seed: ex.e2_random_cnn(
-                images(s.cnn_size), filters=(n,), seeds=(seed,), num_classes=s.cnn_classes, names=names)))
+            steps.append(Step(f"E2 CNN N={n_filters} seed {seed}", lambda n=n_filters, seed=seed, rules=rules:
+                              ex.e2_random_cnn(images(s.cnn_size), filters=(n,), seeds=(seed,),
+                                               num_classes=s.cnn_classes, names=names, rules=rules)))
     for seed in s.seeds:
         steps.append(Step(f"E3 max-pool seed {seed}", lambda seed=seed: ex.e3_max_pool(
             images(s.cnn_size), filters=s.reference_filters, seeds=(seed,), num_classes=s.cnn_classes,
@@ -368,11 +395,12 @@ def plan(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], grid: l
             cnn_filters=s.reference_filters, names=names)))
     for seed in s.seeds:
         steps.append(Step(f"E4 random VGG-16 seed {seed}", lambda seed=seed: ex.e4_random_vgg(
-            images(s.vgg_size), seeds=(seed,), num_classes=s.vgg_classes, names=names)))
+            images(s.vgg_size), seeds=(seed,), num_classes=s.vgg_classes, names=names, rules=with_relevance)))
 
     nets = [trained] if isinstance(trained, TrainedNet) else list(trained)
     for net in nets:
-        steps += _trained_steps(s, net, experiments=("E4", "E5", "E6", "E7"), protocols=s.protocols)
+        steps += _trained_steps(s, net, experiments=("E4", "E5", "E6", "E7"), protocols=s.protocols,
+                                relevance_rules=s.relevance_rules)
     for net in width_nets:
         steps += _trained_steps(s, net, experiments=("E5", "E6"), protocols=("part",), study="width")
 
@@ -401,9 +429,15 @@ def plan(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], grid: l
 
 
 def _trained_steps(s: Settings, net: TrainedNet, *, experiments: Sequence[str], protocols: Sequence[str],
-                   study: str | None = None) -> list[Step]:
-    """The E4 (trained side)–E7 steps of one trained net; its records carry `net` (and `width`, `study`)."""
+                   study: str | None = None, relevance_rules: Sequence[str] = ()) -> list[Step]:
+    """The E4 (trained side)–E7 steps of one trained net; its records carry `net` (and `width`, `study`).
+
+    `relevance_rules` are mapped beside the paper's rules in E5 (cascading
+    only: C8's protocol), E6 and E7.
+    """
     from kerasviz.analysis import experiments as ex
+
+    with_relevance = (*ex.RULES, *relevance_rules)
 
     cache: dict[int, tuple[np.ndarray, list[str]]] = {}
     tags: dict[str, Any] = {"net": net.key}
@@ -439,13 +473,15 @@ def _trained_steps(s: Settings, net: TrainedNet, *, experiments: Sequence[str], 
                 def e5(seed=seed, protocol=protocol):
                     x, image_names = images(seed)
                     return ex.e5_randomization(net.model, x, protocols=(protocol,), seeds=(seed,),
-                                               names=image_names)
+                                               names=image_names,
+                                               rules=with_relevance if protocol == "part" else ex.RULES)
                 steps.append(Step(f"E5 {protocol} {net.key} seed {seed}", tagged(e5), net.key))
     if "E6" in experiments:
         for seed in s.trained_seeds:
             def e6(seed=seed):
                 x, image_names = images(seed)
-                return ex.e6_class_pairs(net.model, x, pairs=s.class_pairs, seed=seed, names=image_names)
+                return ex.e6_class_pairs(net.model, x, pairs=s.class_pairs, seed=seed, names=image_names,
+                                         rules=with_relevance)
             steps.append(Step(f"E6 class pairs {net.key} seed {seed}", tagged(e6), net.key))
     if "E7" in experiments:
         for seed in s.trained_seeds:
@@ -453,7 +489,8 @@ def _trained_steps(s: Settings, net: TrainedNet, *, experiments: Sequence[str], 
                 x, image_names = images(seed)
                 return ex.e7_adversarial(net.model, x, value_range=net.value_range,
                                          fixed_epsilons=s.fixed_epsilons, step=s.fgsm_step,
-                                         max_epsilon=s.fgsm_max, seed=seed, names=image_names)
+                                         max_epsilon=s.fgsm_max, seed=seed, names=image_names,
+                                         rules=with_relevance)
             steps.append(Step(f"E7 FGSM {net.key} seed {seed}", tagged(e7), net.key))
     return steps
 
@@ -505,7 +542,8 @@ def _preamble(settings: Settings, trained: TrainedNet | Sequence[TrainedNet], we
         f"{settings.vgg_size}×{settings.vgg_size}, {settings.vgg_classes} logits; trained-net seeds "
         f"{list(settings.trained_seeds)} × {settings.trained_images} images; E5 protocols "
         f"{list(settings.protocols)}; E6 ≥ {settings.class_pairs} class pairs per image; E7 grid step "
-        f"{settings.fgsm_step} grey levels up to {settings.fgsm_max}, fixed ε {list(settings.fixed_epsilons)}/255.",
+        f"{settings.fgsm_step} grey levels up to {settings.fgsm_max}, fixed ε {list(settings.fixed_epsilons)}/255; "
+        f"relevance rules {list(settings.relevance_rules) or 'none'}.",
     ]
     if width_nets or settings.width_study:
         widths = sorted({net.width for net in [*nets, *width_nets] if net.width is not None})
@@ -548,20 +586,25 @@ def reproduce(
         progress: show a tqdm progress bar over the steps. Defaults to `True`.
 
     Returns:
-        `{"claims", "records", "paths", "seconds"}`.
+        `{"claims", "records", "relevance", "paths", "seconds"}`; `relevance`
+        is `relevance_claims.summarize`'s section (None without
+        `settings.relevance_rules`).
 
     Raises:
         WeightsUnavailableError / FileReadError: when the trained net cannot
             be loaded (checked before anything else runs).
+        InvalidArgumentError: for `settings.relevance_rules` that are not
+            named relevance rules (checked first).
     """
     from tqdm.auto import tqdm
 
     from kerasviz.analysis import claims as claims_lib
-    from kerasviz.analysis import report
+    from kerasviz.analysis import relevance_claims, report
 
     import tensorflow as tf
 
     start = time.perf_counter()
+    relevance_rules = relevance_claims.check_rules(settings.relevance_rules)
     nets, notes = load_trained_nets(weights, settings)
     width_nets, width_notes = load_width_nets(settings, nets) if settings.width_study else ([], [])
     notes = [*notes, *width_notes]
@@ -587,6 +630,7 @@ def reproduce(
             bar.update(1)
         bar.set_description("report")
         verdicts = claims_lib.evaluate(records)
+        relevance = relevance_claims.summarize(records, relevance_rules) if relevance_rules else None
         elapsed = time.perf_counter() - start
         paths = report.write_all(
             out, verdicts, records, grid_rows=grid,
@@ -596,11 +640,13 @@ def reproduce(
                       "seconds": elapsed, "peak_memory_gb": _peak_memory_gb(), "timings": dict(timings),
                       **dataclasses.asdict(settings)},
             preamble=_preamble(settings, nets, weights, elapsed, timings, notes, width_nets, net_seconds),
+            relevance=relevance,
         )
     finally:
         bar.close()
         tf_logger.setLevel(old_level)
-    return {"claims": verdicts, "records": records, "paths": paths, "seconds": time.perf_counter() - start}
+    return {"claims": verdicts, "records": records, "relevance": relevance, "paths": paths,
+            "seconds": time.perf_counter() - start}
 
 
 def run(args: argparse.Namespace) -> int:

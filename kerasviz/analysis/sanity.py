@@ -674,7 +674,7 @@ def sanity_check(
             label = _label(method.name, rule)
             maps = _as_maps(maps)
             if rule in relevance:
-                maps = _signed(maps, np.take_along_axis(logits, classes, axis=1))
+                maps = metrics.signed_by_score(maps, np.take_along_axis(logits, classes, axis=1))
             original[label] = maps[:, 0]
             pairs = [
                 metrics.map_similarity(maps[i, 0], maps[i, j]) for i in range(len(images)) for j in range(1, k + 1)
@@ -780,17 +780,6 @@ def _image_like(image: np.ndarray, m: np.ndarray) -> np.ndarray:
     return image.mean(axis=-1, keepdims=True) if m.shape[-1] != image.shape[-1] else image
 
 
-def _signed(maps: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Relevance maps times the sign of their scores `(N,)` or `(N, K)`.
-
-    A relevance map carries its score's sign (it sums to the score): maps of
-    a negative and a positive logit are mirror images even when they point at
-    the same pixels. Without the sign, the comparisons measure where the
-    relevance goes, as they do for gradient maps.
-    """
-    return maps * np.sign(scores).reshape(scores.shape + (1,) * (maps.ndim - scores.ndim)).astype(maps.dtype)
-
-
 def _image_input(model: keras.Model, inputs: str | int | None) -> str | int:
     """The image input of a model with several inputs whose maps `sanity_check` judges."""
     if inputs is not None:
@@ -838,7 +827,7 @@ def _cascade(model, viz, images, predicted, original, order, all_layers, seed, i
     def signed(rule, maps, x):
         if rule not in relevance:
             return maps
-        return _signed(maps, copy_viz.predict(x)[rows, predicted])
+        return metrics.signed_by_score(maps, copy_viz.predict(x)[rows, predicted])
 
     def measure(layer_name: str) -> None:
         for method in method_list:

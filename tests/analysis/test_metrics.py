@@ -457,3 +457,24 @@ def test_summarize_missing_key_error_shows_the_record():
     ) as info:
         metrics.summarize([{"rule": "a", "value": 1.0}, {"value": 2.0}], by="rule")
     assert "Received: record={'value': 2.0}" in str(info.value)
+
+
+# ----------------------------------------------------- signed_by_score --
+
+
+def test_signed_by_score_multiplies_each_map_by_the_sign_of_its_score():
+    maps = np.arange(2 * 3 * 2 * 2 * 1, dtype=np.float32).reshape(2, 3, 2, 2, 1) - 10
+    scores = np.array([[2.0, -0.5, 0.0], [-3.0, 1.0, 4.0]])
+    signed = metrics.signed_by_score(maps, scores)
+    for i in range(2):
+        for k in range(3):
+            np.testing.assert_array_equal(signed[i, k], maps[i, k] * np.sign(scores[i, k]))
+    assert signed.dtype == np.float32
+    one_per_map = metrics.signed_by_score(maps[:, 0], scores[:, 1])
+    np.testing.assert_array_equal(one_per_map, np.stack([-maps[0, 0], maps[1, 0]]))
+
+
+def test_signed_by_score_needs_one_score_per_map():
+    with pytest.raises(InvalidInputError, match=re.escape("one score per map")) as info:
+        metrics.signed_by_score(np.zeros((2, 4, 4, 1)), np.zeros(3))
+    assert "Received: maps with shape (2, 4, 4, 1), scores with shape (3,)" in str(info.value)
