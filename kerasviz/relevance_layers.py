@@ -402,7 +402,6 @@ class Spans:
             self.unsupported.append(f"{layer.name} ({type(layer).__name__})")
         return outputs
 
-
     def _after_max_pool(self, layer, x, outputs):
         """A max pooling's output behind a `MaxPoolSpan` (DeepLIFT's Rescale), keeping what is known of it."""
         result = MaxPoolSpan(layer, default=self.default, name=f"{layer.name}{SUFFIX}")(outputs, x)
