@@ -2,8 +2,9 @@
 
 TensorFlow's C++ logging is silenced before anything imports TensorFlow, the
 `slow` marker is registered (slow tests still run by default; deselect them
-with `-m "not slow"`), and a fixture switches Keras to mixed precision for
-one test and restores the previous policy afterwards.
+with `-m "not slow"`), a fixture switches Keras to mixed precision for
+one test and restores the previous policy afterwards, and another skips
+the reduced-precision speed probe.
 """
 
 import os
@@ -42,3 +43,15 @@ def mixed_float16():
         yield keras.mixed_precision.global_policy()
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.fixture(scope="module")
+def fast_probe():
+    """Skip the reduced-precision speed probe for a module (it is tested on its own, in tests/test_precision.py)."""
+    from kerasviz import precision as precision_lib
+
+    saved = dict(precision_lib._measured)
+    precision_lib._measured.update({"bfloat16": 0.5, "float16": 0.5})
+    yield
+    precision_lib._measured.clear()
+    precision_lib._measured.update(saved)

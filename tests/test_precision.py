@@ -42,16 +42,6 @@ def _pearson(a, b):
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
 
 
-@pytest.fixture(scope="module")
-def fast_probe():
-    """Skip the speed probe in tests that do not measure it (it is tested on its own)."""
-    saved = dict(precision_lib._measured)
-    precision_lib._measured.update({"bfloat16": 0.5, "float16": 0.5})
-    yield
-    precision_lib._measured.clear()
-    precision_lib._measured.update(saved)
-
-
 # -- arguments ---------------------------------------------------------------------------
 
 

@@ -12,19 +12,11 @@ import pytest
 import tensorflow as tf
 
 import kerasviz as kv
-from kerasviz import precision as precision_lib
 from kerasviz import relevance as relevance_lib
 from kerasviz import relevance_layers
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fast_probe():
-    """Skip the speed probe (tests/test_precision.py tests it)."""
-    saved = dict(precision_lib._measured)
-    precision_lib._measured.update({"bfloat16": 0.5, "float16": 0.5})
-    yield
-    precision_lib._measured.clear()
-    precision_lib._measured.update(saved)
+pytestmark = pytest.mark.usefixtures("fast_probe")  # tests/conftest.py
 
 
 def _pearson(a, b):

@@ -47,3 +47,21 @@ def bad_files(folder):
     truncated.write_bytes(good[: len(good) // 2])
     text.write_text("not an image")
     return corrupt, truncated, text
+
+
+def fail_chunk_writes(monkeypatch, array: str, start: int):
+    """Writes of store array `array` at rows `start:` fail as a full disk does; returns the real `__setitem__`.
+
+    Put it back with `monkeypatch.setattr(zarr.Array, "__setitem__", original)` to let a job resume.
+    """
+    import zarr
+
+    original = zarr.Array.__setitem__
+
+    def disk_full(self, selection, value):
+        if self.path == array and isinstance(selection, slice) and selection.start == start:
+            raise OSError(28, "No space left on device")
+        return original(self, selection, value)
+
+    monkeypatch.setattr(zarr.Array, "__setitem__", disk_full)
+    return original

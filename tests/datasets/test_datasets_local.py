@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import zarr
-from conftest import RULES, bad_files
+from conftest import RULES, bad_files, fail_chunk_writes
 
 import kerasviz as kv
 
@@ -274,14 +274,7 @@ def test_a_dead_jobs_lock_is_taken_over_with_a_warning(model, images, tmp_path):
 
 def test_a_failed_write_ends_clearly_and_the_store_resumes(model, images, tmp_path, monkeypatch):
     path = tmp_path / "full.zarr"
-    original = zarr.Array.__setitem__
-
-    def disk_full_at_chunk_1(self, selection, value):
-        if self.path == "guided" and isinstance(selection, slice) and selection.start == 4:
-            raise OSError(28, "No space left on device")
-        return original(self, selection, value)
-
-    monkeypatch.setattr(zarr.Array, "__setitem__", disk_full_at_chunk_1)
+    original = fail_chunk_writes(monkeypatch, "guided", start=4)  # chunk 1
     with pytest.raises(kv.errors.StoreError) as info:
         _explain(model, images, path)
     assert str(info.value) == (

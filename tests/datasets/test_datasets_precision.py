@@ -11,13 +11,9 @@ from conftest import RULES
 
 import kerasviz as kv
 from kerasviz import cli
-from kerasviz import precision as precision_lib
 
 
-@pytest.fixture(autouse=True)
-def fast_probe(monkeypatch):
-    monkeypatch.setitem(precision_lib._measured, "bfloat16", 0.5)
-    monkeypatch.setitem(precision_lib._measured, "float16", 0.5)
+pytestmark = pytest.mark.usefixtures("fast_probe")  # tests/conftest.py
 
 
 def _explain(model, source, path, **kwargs):

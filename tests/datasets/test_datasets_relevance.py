@@ -9,6 +9,7 @@ the peak), and an uninterrupted job's store.
 import numpy as np
 import pytest
 import zarr
+from conftest import fail_chunk_writes
 
 import kerasviz as kv
 
@@ -41,14 +42,7 @@ def test_a_store_holds_the_relevance_maps_of_the_visualizer(model, images, tmp_p
 
 def test_an_interrupted_relevance_job_resumes_to_the_uninterrupted_store(model, images, tmp_path, monkeypatch):
     path = tmp_path / "cut.zarr"
-    original = zarr.Array.__setitem__
-
-    def fail_at_chunk_1(self, selection, value):
-        if self.path == "deeplift" and isinstance(selection, slice) and selection.start == 4:
-            raise OSError(28, "No space left on device")
-        return original(self, selection, value)
-
-    monkeypatch.setattr(zarr.Array, "__setitem__", fail_at_chunk_1)
+    original = fail_chunk_writes(monkeypatch, "deeplift", start=4)  # chunk 1
     with pytest.raises(kv.errors.StoreError, match="Writing chunk 1"):
         _explain(model, images, path)
     assert kv.open_maps(str(path)).done.tolist()[:2] == [True, False]
