@@ -1,7 +1,7 @@
 """`kerasviz reproduce`: run E1–E7, check C1–C11, write REPORT.md, results.json and figures.
 
 ```bash
-kerasviz reproduce --quick --out repro          # about 1 min on 2 idle CPU cores, 2 GB
+kerasviz reproduce --quick --out repro          # about 2 min on 2 idle CPU cores, 2 GB
 kerasviz reproduce --full --out repro-full      # the paper's sizes, 3 seeds × 4 images, width study: ~5 min, 15 GB
 kerasviz reproduce --weights imagenet           # adds the ImageNet VGG-16 (online)
 kerasviz reproduce --weights vgg16_weights_tf_dim_ordering_tf_kernels.h5   # the same, from a downloaded copy
