@@ -1,6 +1,7 @@
 """`kerasviz reproduce` end to end through `kerasviz.cli.main`, and its error paths."""
 
 import argparse
+import dataclasses
 import importlib.resources
 import json
 import re
@@ -71,7 +72,6 @@ def _check_relevance_section(payload, text, nets):
 
 
 def test_relevance_rules_are_checked_before_anything_runs(tmp_path):
-    import dataclasses
 
     from kerasviz.errors import InvalidArgumentError
 
@@ -83,7 +83,6 @@ def test_relevance_rules_are_checked_before_anything_runs(tmp_path):
 
 def test_the_plan_maps_the_relevance_rules_where_the_section_reads_them():
     """E2 at N = 64, the random VGG-16, E5 cascading, E6 and E7 carry the relevance rules; nothing else does."""
-    import dataclasses
 
     from kerasviz.analysis import experiments as ex
 
@@ -236,7 +235,6 @@ def test_a_weights_file_of_a_shipped_architecture_replaces_that_net(tmp_path):
 
 def test_the_width_study_runs_e5_and_e6_on_each_width_and_tags_the_records():
     """A stand-in net plays fashion_vgg width 16: its records carry net, width and study, and get no claim rows."""
-    import dataclasses
 
     from kerasviz.analysis import claims
 
@@ -267,10 +265,15 @@ def test_the_width_study_loads_every_shipped_width_and_notes_the_missing_ones():
 
 
 def test_an_unknown_shipped_net_is_refused_before_anything_loads():
-    import dataclasses
 
     settings = dataclasses.replace(reproduce.SMOKE, trained_nets=("fashion_cnn", "resnet"))
     message = ("Settings.trained_nets names the shipped nets 'fashion_cnn' and 'fashion_vgg' only. "
                "Received: trained_nets=('fashion_cnn', 'resnet')")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         reproduce.load_trained_nets("trained", settings)
+
+
+def test_the_preamble_says_when_the_settings_are_not_the_modes_own():
+    changed = dataclasses.replace(reproduce.SMOKE, seeds=(3,))
+    assert "with settings changed from Python" in reproduce._preamble(changed, [], "trained", 60.0, [])
+    assert "with settings changed from Python" not in reproduce._preamble(reproduce.SMOKE, [], "trained", 60.0, [])
