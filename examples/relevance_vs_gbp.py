@@ -19,13 +19,18 @@ the sign of its score (the random VGG-16's logits are often all negative), so
 each map is multiplied by the sign of its class's logit first: the GBP map
 and the image have no such sign.
 
-    python examples/relevance_vs_gbp.py [--images 8] [--size 64]
+It writes both tables to `relevance_vs_gbp.json` in `--out`.
+
+    python examples/relevance_vs_gbp.py [--images 8] [--size 64] [--out DIR] [--smoke]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -67,18 +72,29 @@ def show(title: str, table: dict) -> None:
         print(f"| {rule} | {row['r_gbp']:.3f} | {row['r_image']:.3f} | {row['ssim_class']:.3f} |")
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="Fashion-MNIST test images. Default: 8")
     parser.add_argument("--size", type=int, default=64, help="VGG-16 input side. Default: 64")
+    parser.add_argument("--out", default="examples-out/relevance_vs_gbp", help="output folder")
+    parser.add_argument("--smoke", action="store_true", help="2 test images, 2 photos at 32x32: seconds")
     args = parser.parse_args(argv)
     photos = kv.data.sample_images(size=args.size)
+    if args.smoke:
+        args.images, args.size = 2, 32
+        photos = kv.data.sample_images(size=args.size)[:2]
     vgg = kv.zoo.vgg16(init="paper", input_shape=(args.size, args.size, 3), seed=0)
-    show(f"random VGG-16 (paper init), {len(photos)} photos at {args.size}x{args.size}", measure(vgg, photos))
+    tables = {"vgg16_random": measure(vgg, photos)}
+    show(f"random VGG-16 (paper init), {len(photos)} photos at {args.size}x{args.size}", tables["vgg16_random"])
     (_, _), (x_test, _) = kv.data.fashion_mnist()
     net = kv.zoo.fashion_cnn(weights="trained")
-    show(f"trained Fashion-MNIST CNN, {args.images} test images", measure(net, x_test[:args.images]))
+    tables["fashion_cnn"] = measure(net, x_test[:args.images])
+    show(f"trained Fashion-MNIST CNN, {args.images} test images", tables["fashion_cnn"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "relevance_vs_gbp.json").write_text(json.dumps(tables, indent=2), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

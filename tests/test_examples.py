@@ -327,3 +327,17 @@ def test_vit_fashion(tmp_path):
         assert f"r(map, x) {rule:<9} {r:.3f}" in stdout
     assert results["cam_shape"] == [2, 28, 28]  # the 4×4 token grid, upsampled to the image
     assert all(peak >= 0 for peak in results["cam_max"])  # a CAM is the ReLU of a weighted sum
+
+
+def test_relevance_vs_gbp(tmp_path):
+    """z+ and GBP: every rule's row is printed; on the trained CNN z+ is class-blind where saliency is not."""
+    stdout = run_example("relevance_vs_gbp.py", tmp_path)
+    tables = json.loads((tmp_path / "relevance_vs_gbp.json").read_text())
+    assert set(tables) == {"vgg16_random", "fashion_cnn"}
+    for table in tables.values():
+        assert set(table) == set(_load_example("relevance_vs_gbp").RULES)
+        assert table["guided"]["r_gbp"] == pytest.approx(1.0)
+        for row in table.values():
+            assert_printed(stdout, *row.values())
+    cnn = tables["fashion_cnn"]
+    assert cnn["lrp-zplus"]["ssim_class"] > cnn["saliency"]["ssim_class"] + 0.3
