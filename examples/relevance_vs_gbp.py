@@ -51,12 +51,13 @@ def measure(model, images) -> dict[str, dict[str, float]]:
     other = np.argsort(logits, axis=-1)[:, -2]  # the runner-up class
     classes = np.stack([top, other], axis=1)
     maps = viz(images, target=classes, progress=False)
-    signs = np.sign(np.take_along_axis(logits, classes, axis=1))
+    scores = np.take_along_axis(logits, classes, axis=1)
     table = {}
     for rule in RULES:
+        signed = metrics.signed_by_score(maps[rule], scores)
         rows = []
         for i, image in enumerate(images):
-            own, second = maps[rule][i, 0] * signs[i, 0], maps[rule][i, 1] * signs[i, 1]
+            own, second = signed[i, 0], signed[i, 1]
             rows.append((
                 metrics.pearson(own, maps["guided"][i, 0]),
                 metrics.recovery(own, image)["r_image"],
