@@ -32,7 +32,7 @@ shipped `fashion_vgg` widths (`Settings.width_study`): how C8's curves and
 C9's class-pair SSIM change with the width of a trained net.
 
 The relevance rules of `Settings.relevance_rules` (LRP composites, DeepLIFT;
-`--quick` maps two, `--full` all seven named ones) are mapped beside the
+`--quick` maps two, `--full` all seven named ones, `--smoke` none) are mapped beside the
 paper's three where C1 and C8–C10 read GBP's maps, and the report's section
 "Relevance rules" (`kerasviz.analysis.relevance_claims`) sets their numbers
 beside GBP's and saliency's, with the theory's prediction: measured rows, no
